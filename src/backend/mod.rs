@@ -1,0 +1,87 @@
+//! Raw connections to Postgres: startup and authentication as the proxy's role.
+//!
+//! After login a [`Connection`] is only a socket and a read buffer; the relay moves bytes
+//! through it without decoding rows.
+
+mod startup;
+
+use std::net::SocketAddr;
+
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+pub use startup::connect;
+
+/// Where and as whom to log in.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: crate::config::Secret,
+    pub database: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("cannot reach the database server: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the database server refused the proxy's login: {message}")]
+    Refused { code: String, message: String },
+    #[error("the database server sent an unexpected message during login: {0}")]
+    Protocol(String),
+    #[error("the database server did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+impl BackendError {
+    /// The SQLSTATE Postgres sent, if it refused us itself.
+    pub fn server_code(&self) -> Option<&str> {
+        match self {
+            BackendError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// A logged-in backend connection.
+#[derive(Debug)]
+pub struct Connection {
+    pub stream: TcpStream,
+    /// Bytes read from the server and not yet handled; empty between transactions.
+    pub read_buf: BytesMut,
+    pub addr: SocketAddr,
+    pub cancel_key: CancelKey,
+    /// ParameterStatus values the server reported at login.
+    pub params: Vec<(String, String)>,
+    /// The tenant context this connection was last set up for (see `pool::context`).
+    pub context: Option<u64>,
+    /// A client left session state behind (session pooling): discard it before reuse.
+    pub needs_discard: bool,
+}
+
+/// What a CancelRequest for this connection must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CancelKey {
+    pub addr: SocketAddr,
+    pub pid: i32,
+    pub secret: i32,
+}
+
+impl CancelKey {
+    /// Asks the server to cancel whatever this connection runs now. Best effort: errors are
+    /// only logged, as Postgres itself never answers a cancel.
+    pub async fn cancel(self) {
+        let mut buf = BytesMut::with_capacity(16);
+        postgres_protocol::message::frontend::cancel_request(self.pid, self.secret, &mut buf);
+        match TcpStream::connect(self.addr).await {
+            Ok(mut s) => {
+                if let Err(e) = s.write_all(&buf).await {
+                    tracing::debug!(error = %e, "sending cancel request failed");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "connecting for cancel request failed"),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Matches backend responses to the requests that caused them.
+//!
+//! Every message written to a backend that Postgres answers gets an entry, in order. The
+//! relay asks, for each response message, whether to forward it to the client or swallow it
+//! (answers to the proxy's own preamble and injected messages), and learns when the backend
+//! is idle again. This is what lets the proxy mix its own messages into a client's stream
+//! without a round trip and without the client noticing.
+
+use std::collections::VecDeque;
+
+use crate::protocol::TransactionStatus;
+
+/// A request whose response is still to come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Simple query: everything up to and including ReadyForQuery.
+    Query,
+    /// Extended protocol: ends at ParseComplete, BindComplete, CloseComplete, ...
+    Parse,
+    Bind,
+    Describe,
+    Execute,
+    Close,
+    /// Ends at ReadyForQuery.
+    Sync,
+}
+
+/// Who sent a request, which decides what happens to its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The client: every answer is forwarded.
+    Client,
+    /// The proxy's context setup: answers are swallowed, and an error means the connection
+    /// cannot be trusted for the tenant.
+    Setup,
+    /// The proxy's stand-in for a refused message: only its error reaches the client.
+    Refusal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    request: Request,
+    origin: Origin,
+}
+
+impl Entry {
+    fn disposition(self, tag: u8) -> Disposition {
+        match (self.origin, tag) {
+            (Origin::Client, _) | (Origin::Refusal, b'E') => Disposition::Forward,
+            (Origin::Setup, b'E') => Disposition::PreambleFailed,
+            _ => Disposition::Swallow,
+        }
+    }
+}
+
+/// What to do with one backend message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Forward,
+    Swallow,
+    /// An error answered one of the proxy's own messages: the connection's context is unknown.
+    PreambleFailed,
+}
+
+#[derive(Debug, Default)]
+pub struct Tracker {
+    pending: VecDeque<Entry>,
+    /// Last transaction status the backend reported.
+    status: Option<TransactionStatus>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the server sent {0:?} when no request was waiting for it")]
+pub struct Desync(pub char);
+
+impl Tracker {
+    pub fn push(&mut self, request: Request, origin: Origin) {
+        self.pending.push_back(Entry { request, origin });
+    }
+
+    /// Puts `count` requests in front of everything pending (the preamble precedes the batch).
+    pub fn prepend(&mut self, request: Request, origin: Origin, count: usize) {
+        for _ in 0..count {
+            self.pending.push_front(Entry { request, origin });
+        }
+    }
+
+    /// Whether the last pending request closes an extended-protocol batch.
+    pub fn ends_with_sync(&self) -> bool {
+        self.pending.back().is_none_or(|e| matches!(e.request, Request::Sync | Request::Query))
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// How many ReadyForQuery messages are still to come.
+    pub fn ready_expected(&self) -> usize {
+        self.pending.iter().filter(|e| matches!(e.request, Request::Query | Request::Sync)).count()
+    }
+
+    pub fn status(&self) -> Option<TransactionStatus> {
+        self.status
+    }
+
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Decides the fate of a backend message with this tag; `ready` carries ReadyForQuery's
+    /// status byte.
+    pub fn on_message(&mut self, tag: u8, ready: Option<TransactionStatus>) -> Result<Disposition, Desync> {
+        // Notices, parameter changes and notifications may come at any time.
+        if matches!(tag, b'N' | b'S' | b'A') {
+            let client = self.pending.front().is_none_or(|e| e.origin == Origin::Client);
+            return Ok(if client { Disposition::Forward } else { Disposition::Swallow });
+        }
+        let Some(head) = self.pending.front().copied() else {
+            return Err(Desync(tag as char));
+        };
+        let completes = match (head.request, tag) {
+            (_, b'Z') => {
+                if !matches!(head.request, Request::Query | Request::Sync) {
+                    return Err(Desync('Z'));
+                }
+                self.status = ready;
+                true
+            }
+            (Request::Query, _) => false,
+            (_, b'E') => {
+                // Postgres skips every extended message up to the next Sync after an error.
+                self.pending.pop_front();
+                while self.pending.front().is_some_and(|e| e.request != Request::Sync) {
+                    self.pending.pop_front();
+                }
+                return Ok(head.disposition(tag));
+            }
+            (Request::Parse, b'1') | (Request::Bind, b'2') | (Request::Close, b'3') => true,
+            (Request::Describe, b'T' | b'n') => true,
+            (Request::Describe, b't') => false,
+            (Request::Execute, b'C' | b'I' | b's') => true,
+            (Request::Execute, b'D' | b'G' | b'H' | b'W' | b'd' | b'c') => false,
+            _ => return Err(Desync(tag as char)),
+        };
+        if completes {
+            self.pending.pop_front();
+        }
+        Ok(head.disposition(tag))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Disposition::*;
+
+    fn run(t: &mut Tracker, tags: &str) -> Vec<Disposition> {
+        tags.bytes()
+            .map(|tag| {
+                let ready = (tag == b'Z').then_some(TransactionStatus::Idle);
+                t.on_message(tag, ready).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn swallows_the_preamble_and_forwards_the_client_query() {
+        let mut t = Tracker::default();
+        t.push(Request::Query, Origin::Setup);
+        t.push(Request::Query, Origin::Client);
+        assert_eq!(run(&mut t, "CCZ"), vec![Swallow; 3]);
+        assert_eq!(run(&mut t, "TDDCZ"), vec![Forward; 5]);
+        assert!(t.is_idle());
+    }
+
+    #[test]
+    fn extended_batch_with_injected_messages() {
+        let mut t = Tracker::default();
+        for r in [Request::Parse, Request::Bind, Request::Execute] {
+            t.push(r, Origin::Refusal);
+        }
+        t.push(Request::Sync, Origin::Client);
+        assert_eq!(run(&mut t, "12EZ"), vec![Swallow, Swallow, Forward, Forward]);
+        assert!(t.is_idle());
+    }
+
+    #[test]
+    fn an_error_skips_to_sync() {
+        let mut t = Tracker::default();
+        for r in [Request::Parse, Request::Bind, Request::Describe, Request::Execute, Request::Sync] {
+            t.push(r, Origin::Client);
+        }
+        assert_eq!(run(&mut t, "EZ"), vec![Forward, Forward]);
+        assert!(t.is_idle());
+    }
+
+    #[test]
+    fn an_error_in_the_preamble_is_reported() {
+        let mut t = Tracker::default();
+        t.push(Request::Query, Origin::Setup);
+        assert_eq!(t.on_message(b'E', None).unwrap(), PreambleFailed);
+    }
+
+    #[test]
+    fn unexpected_messages_are_a_desync() {
+        let mut t = Tracker::default();
+        assert!(t.on_message(b'C', None).is_err());
+        t.push(Request::Parse, Origin::Client);
+        assert!(t.on_message(b'Z', Some(TransactionStatus::Idle)).is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! Isolation policy: decides, for each SQL text a client sends, whether it may run for the
+//! session's tenant.
+//!
+//! [`Policy::check`] is the one gate every `Query` and `Parse` passes before a backend sees it.
+//! It fails closed: whatever it cannot prove harmless is refused with a [`Violation`] naming
+//! the rule.
+
+mod guard;
+mod lexer;
+mod schema;
+
+use std::fmt;
+
+/// How one tenant is confined. Built once per tenant from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Policy {
+    /// The tenant has its own database: only session-level escapes need guarding.
+    Database,
+    /// The tenant owns `schema` in a shared database, may also name `shared` schemas, and may
+    /// name no other schema.
+    Schema { schema: String, shared: Vec<String> },
+}
+
+/// Why a statement was refused. The message names the rule and never another tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: Rule,
+    pub detail: String,
+}
+
+/// The rules a statement can break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// SQL the checks cannot read (bad encoding, unterminated quote, ...).
+    Unreadable,
+    /// Changing a setting or role that confines the session.
+    ProtectedSetting,
+    /// Naming a schema other than the tenant's own or a shared one.
+    ForeignSchema,
+    /// A statement kind that reaches beyond one tenant (roles, databases, server files, ...).
+    ForbiddenStatement,
+    /// A function or catalog view that reads other sessions' data or outside the database.
+    ForbiddenFunction,
+    /// SQL built at run time, which no static check can follow.
+    DynamicSql,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = match self.rule {
+            Rule::Unreadable => "statement cannot be checked",
+            Rule::ProtectedSetting => "setting is pinned by the proxy",
+            Rule::ForeignSchema => "schema is outside the tenant",
+            Rule::ForbiddenStatement => "statement is not allowed for tenants",
+            Rule::ForbiddenFunction => "function is not allowed for tenants",
+            Rule::DynamicSql => "dynamic SQL is not allowed for tenants",
+        };
+        write!(f, "tenantgate: {rule}: {}", self.detail)
+    }
+}
+
+/// Settings a tenant may not change, by SET, startup options or set_config(): they confine
+/// the session or make the proxy's checks read SQL differently from Postgres.
+pub fn is_protected_setting(name: &str) -> bool {
+    const PROTECTED: &[&str] = &[
+        "search_path",
+        "role",
+        "session_authorization",
+        "standard_conforming_strings",
+        "client_encoding",
+        "session_replication_role",
+        "row_security",
+        "default_transaction_read_only",
+        "transaction_read_only",
+        "local_preload_libraries",
+        "session_preload_libraries",
+    ];
+    let name = name.trim().to_ascii_lowercase();
+    PROTECTED.contains(&name.as_str()) || name.starts_with("tenantgate.")
+}
+
+impl Policy {
+    /// Checks one SQL text (possibly several statements) for this tenant.
+    pub fn check(&self, sql: &str) -> Result<(), Violation> {
+        let statements = lexer::statements(sql).map_err(|e| Violation { rule: Rule::Unreadable, detail: e })?;
+        for statement in &statements {
+            guard::check(statement)?;
+            if let Policy::Schema { schema, shared } = self {
+                schema::check(statement, schema, shared)?;
+            }
+        }
+        Ok(())
+    }
+}

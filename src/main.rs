@@ -1,0 +1,72 @@
+//! The `tenantgate` command: `serve`, `check` and `dev`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tenantgate", version, about = "A multi-tenant PostgreSQL proxy")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy with a configuration file.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and print the tenants, users and pools it defines.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Start a throwaway local Postgres with example tenants and run the proxy in front of it.
+    Dev {
+        /// Port for the proxy to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 6432)]
+        port: u16,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TENANTGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tenantgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: Result<(), Box<dyn std::error::Error>> = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { config } => {
+                let config = tenantgate::config::load(&config)?;
+                Ok(tenantgate::server::serve(config).await?)
+            }
+            Command::Check { config } => {
+                let config = tenantgate::config::load(&config)?;
+                print!("{}", tenantgate::server::describe(&config));
+                Ok(())
+            }
+            Command::Dev { port } => Ok(tenantgate::devcluster::dev(port).await?),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tenantgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The one piece of state every session shares, passed down explicitly.
+
+use std::sync::Arc;
+
+use pgwire::api::auth::mechanism::AuthMechanismFactory;
+use pgwire::api::{PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
+
+use crate::config::Config;
+use crate::frontend::{CancelRegistry, Credentials, mechanisms};
+use crate::pool::Pools;
+use crate::tenant::Directory;
+
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub pools: Pools,
+    pub directory: Directory,
+    pub cancels: Arc<CancelRegistry>,
+    /// Creates the authentication exchange for each login.
+    pub mechanisms: Arc<dyn AuthMechanismFactory>,
+    /// Hands out the (pid, secret) a client cancels with; one counter for all sessions.
+    pub keys: Arc<dyn PidSecretKeyGenerator>,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Shared {
+        let pools = Pools::build(&config);
+        let directory = Directory::build(&config, &pools);
+        let credentials = Arc::new(Credentials::from_config(&config));
+        Shared {
+            mechanisms: mechanisms(config.proxy.auth_method, credentials),
+            config: Arc::new(config),
+            pools,
+            directory,
+            cancels: Arc::default(),
+            keys: Arc::new(RandomPidSecretKeyGenerator::default()),
+        }
+    }
+}
