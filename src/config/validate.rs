@@ -233,6 +233,9 @@ fn tenants(c: &mut Checker, raw: &[model::TenantSection], clusters: &[Cluster], 
                 Isolation::Database
             }
         };
+        if t.key.is_some() && *t.isolation.get_ref() != IsolationMode::Row {
+            c.problem(&t.id.span(), key("key"), "only row-isolated tenants have a key");
+        }
         if !t.shared_schemas.is_empty() && !matches!(isolation, Isolation::Schema { .. }) {
             c.problem(&t.shared_schemas[0].span(), key("shared_schemas"), "only schema-isolated tenants have shared schemas");
         }

@@ -144,39 +144,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         first.extend_from_slice(&batch);
         tracker.prepend(Request::Query, Origin::Setup, setups);
 
-        // Both directions run in this task; the lock and flag are never contended, they only
-        // make the shared state `Sync` so the session future stays `Send`.
-        let tracker = Mutex::new(tracker);
-        let writing = AtomicBool::new(false);
+        let link = Link { tracker: Mutex::new(tracker), ..Link::default() };
         let (client_read, client_write) = tokio::io::split(&mut self.client);
         let (backend_read, backend_write) = conn.stream.split();
         let backend_buf = &mut conn.read_buf;
         let inbound = &mut self.inbound;
         let client_buf = &mut self.client_buf;
 
-        let releasable = |tracker: &Tracker, writing: bool| {
-            mode == PoolMode::Transaction && !writing && tracker.is_idle() && tracker.status() == Some(TransactionStatus::Idle)
-        };
-
-        // Client → backend. Cancelling this future is safe only while it awaits a client
-        // read, which `writing` and the tracker guarantee whenever the other side returns.
+        // Client → backend. Whichever direction returns first drops the other, so each only
+        // returns `Idle` when the other is not halfway through a write (see `Link`).
         let upstream = async {
             let (mut client_read, mut backend_write) = (client_read, backend_write);
             let mut out = first;
             let mut local = BytesMut::new();
             loop {
                 if !out.is_empty() {
-                    writing.store(true, Ordering::Relaxed);
+                    link.upstream_busy.store(true, Ordering::Relaxed);
                     backend_write.write_all(&out).await.map_err(|_| ClientError::BackendLost)?;
-                    writing.store(false, Ordering::Relaxed);
+                    link.upstream_busy.store(false, Ordering::Relaxed);
                     out.clear();
+                    if link.releasable(mode) {
+                        return Ok(Detach::Idle);
+                    }
                 }
                 if client_read.read_buf(client_buf).await.unwrap_or(0) == 0 {
                     return Ok::<Detach, ClientError>(Detach::ClientGone);
                 }
                 let flow = inbound.translate(
                     client_buf,
-                    &mut Outputs { backend: &mut out, client: &mut local, tracker: &mut lock(&tracker), attached: true },
+                    &mut Outputs { backend: &mut out, client: &mut local, tracker: &mut link.tracker(), attached: true },
                 )?;
                 debug_assert!(local.is_empty(), "refusals go through the attached backend");
                 if flow == Flow::Terminate {
@@ -194,11 +190,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                 if backend_read.read_buf(backend_buf).await.map_err(|_| ClientError::BackendLost)? == 0 {
                     return Err(ClientError::BackendLost);
                 }
-                outbound.drain(backend_buf, &mut lock(&tracker), &mut chunks)?;
+                outbound.drain(backend_buf, &mut link.tracker(), &mut chunks)?;
+                link.backend_quiet.store(outbound.at_boundary() && backend_buf.is_empty(), Ordering::Relaxed);
+                link.downstream_busy.store(true, Ordering::Relaxed);
                 for chunk in chunks.drain(..) {
                     client_write.write_all(&chunk).await.map_err(|_| ClientError::ClientGone)?;
                 }
-                if outbound.at_boundary() && backend_buf.is_empty() && releasable(&lock(&tracker), writing.load(Ordering::Relaxed)) {
+                link.downstream_busy.store(false, Ordering::Relaxed);
+                if link.releasable(mode) {
                     return Ok::<Detach, ClientError>(Detach::Idle);
                 }
             }
@@ -208,10 +207,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             r = upstream => r,
             r = downstream => r,
         };
-        let tracker = tracker.into_inner().unwrap_or_else(|p| p.into_inner());
-        let idle = tracker.is_idle() && tracker.status() == Some(TransactionStatus::Idle) && !writing.load(Ordering::Relaxed);
         match ended {
-            Ok(Detach::ClientGone) => Ok((Detach::ClientGone, idle && backend_buf_is_empty(checkout))),
+            Ok(Detach::ClientGone) => Ok((Detach::ClientGone, link.releasable(PoolMode::Transaction))),
             Ok(Detach::Idle) => Ok((Detach::Idle, true)),
             Err(ClientError::ClientGone) => Ok((Detach::ClientGone, false)),
             Err(e) => Err(e),
@@ -219,10 +216,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
     }
 }
 
-fn lock(tracker: &Mutex<Tracker>) -> std::sync::MutexGuard<'_, Tracker> {
-    tracker.lock().unwrap_or_else(|p| p.into_inner())
+/// State the two directions of an attached session share. Both run in one task, so nothing
+/// here is ever contended; the lock and atomics only keep the session future `Send`.
+#[derive(Default)]
+struct Link {
+    tracker: Mutex<Tracker>,
+    /// Client → backend is writing: its bytes may be half on the wire.
+    upstream_busy: AtomicBool,
+    /// Backend → client is writing.
+    downstream_busy: AtomicBool,
+    /// The backend stream stands between messages with nothing unread.
+    backend_quiet: AtomicBool,
 }
 
-fn backend_buf_is_empty(checkout: &mut Checkout) -> bool {
-    checkout.conn().read_buf.is_empty()
+impl Link {
+    fn tracker(&self) -> std::sync::MutexGuard<'_, Tracker> {
+        self.tracker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the backend can go back to the pool now: between transactions, with every
+    /// request answered and neither direction halfway through a write.
+    fn releasable(&self, mode: PoolMode) -> bool {
+        let tracker = self.tracker();
+        mode == PoolMode::Transaction
+            && tracker.is_idle()
+            && tracker.status() == Some(TransactionStatus::Idle)
+            && self.backend_quiet.load(Ordering::Relaxed)
+            && !self.upstream_busy.load(Ordering::Relaxed)
+            && !self.downstream_busy.load(Ordering::Relaxed)
+    }
 }

@@ -3,6 +3,11 @@
 //! The preamble is written in front of the client's first message on a checked-out
 //! connection, in the same write, so a switch costs no extra round trip. Its responses are
 //! swallowed by the relay.
+//!
+//! Switching tenants starts with `DISCARD ALL`: temp tables, WITH HOLD cursors, prepared
+//! statements, advisory locks and settings of the previous tenant's clients must not be
+//! reachable by the next tenant (a held cursor or a prepared statement over a qualified name
+//! would otherwise hand over the previous tenant's rows).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,16 +28,15 @@ pub struct Context {
 impl Context {
     /// `search_path` is `Some` for schema tenants; `statement_timeout` comes from the plan.
     pub fn new(search_path: Option<&[String]>, statement_timeout: Option<Duration>) -> Context {
-        // RESET ALL first: whatever the previous tenant's clients set must not carry over.
-        let mut setup = String::from("RESET ALL");
+        let mut settings = Vec::new();
         if let Some(schemas) = search_path {
             let list: Vec<String> = schemas.iter().map(|s| quote_ident(s)).collect();
-            setup.push_str(&format!("; SET search_path TO {}", list.join(", ")));
+            settings.push(format!("SET search_path TO {}", list.join(", ")));
         }
         if let Some(t) = statement_timeout {
-            setup.push_str(&format!("; SET statement_timeout = {}", t.as_millis()));
+            settings.push(format!("SET statement_timeout = {}", t.as_millis()));
         }
-        Context { id: NEXT_CONTEXT_ID.fetch_add(1, Ordering::Relaxed), setup }
+        Context { id: NEXT_CONTEXT_ID.fetch_add(1, Ordering::Relaxed), setup: settings.join("; ") }
     }
 
     pub fn id(&self) -> u64 {
@@ -48,16 +52,19 @@ impl Context {
 /// were written (each answered by one ReadyForQuery to swallow).
 pub fn write_preamble(conn: &mut crate::backend::Connection, context: &Context, out: &mut BytesMut) -> usize {
     let mut queries = 0;
-    if conn.needs_discard {
-        // Not combinable with other statements: DISCARD ALL refuses to run in a transaction block.
+    let switching = conn.context.is_some_and(|id| id != context.id);
+    if conn.needs_discard || switching {
+        // A message of its own: DISCARD ALL refuses to run in a (implicit) transaction block.
         query_message(out, "DISCARD ALL");
         queries += 1;
         conn.needs_discard = false;
         conn.context = None;
     }
     if conn.context != Some(context.id) {
-        query_message(out, &context.setup);
-        queries += 1;
+        if !context.setup.is_empty() {
+            query_message(out, &context.setup);
+            queries += 1;
+        }
         conn.context = Some(context.id);
     }
     queries
@@ -75,9 +82,9 @@ mod tests {
     #[test]
     fn setup_pins_search_path_and_timeout() {
         let c = Context::new(Some(&["acme".into(), "pub\"lic".into()]), Some(Duration::from_secs(2)));
-        assert_eq!(c.setup_sql(), "RESET ALL; SET search_path TO \"acme\", \"pub\"\"lic\"; SET statement_timeout = 2000");
+        assert_eq!(c.setup_sql(), "SET search_path TO \"acme\", \"pub\"\"lic\"; SET statement_timeout = 2000");
         let d = Context::new(None, None);
-        assert_eq!(d.setup_sql(), "RESET ALL");
+        assert_eq!(d.setup_sql(), "");
         assert_ne!(c.id(), d.id());
     }
 }
