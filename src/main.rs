@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tenantgate", version, about = "A multi-tenant PostgreSQL proxy")]
+#[command(
+    name = "tenantgate",
+    version,
+    about = "A multi-tenant PostgreSQL proxy"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -1,8 +1,217 @@
-//! PLACEHOLDER (being written): session-level escapes every tenant is kept from.
+//! Checks every tenant's statements pass, whatever the isolation mode.
+//!
+//! All tenants of a cluster reach Postgres as one role, so anything that acts on that role,
+//! on the server, on other sessions or on what confines the session is refused:
+//!
+//! | rule | refused |
+//! |---|---|
+//! | protected setting | `SET`/`SET LOCAL`/`RESET` of `search_path`, `role`, `session_authorization`, `tenantgate.*`, `standard_conforming_strings`, `client_encoding` and the other names of [`is_protected_setting`](super::is_protected_setting); `SET ROLE`, `SET SESSION AUTHORIZATION`, `SET NAMES`, `SET SCHEMA`, `RESET ALL`, `DISCARD ALL`; `SET` clauses of functions and procedures naming those settings; `set_config()` unless its first argument is a string naming an unprotected setting |
+//! | forbidden statement | `CREATE`/`ALTER`/`DROP` of roles, users, groups, databases, tablespaces, subscriptions, publications, extensions, servers, foreign-data wrappers, user mappings, event triggers, languages; `ALTER SYSTEM`, `DROP OWNED`, `REASSIGN OWNED`, `LOAD`, `CHECKPOINT`, `SECURITY LABEL`, `IMPORT FOREIGN SCHEMA`; `COPY` to or from a server file or `PROGRAM` |
+//! | forbidden function | server files (`pg_read_file`, `pg_ls_*`, `pg_stat_file`, …), large objects (`lo_*`, database-wide), `dblink*`, other sessions (`pg_terminate_backend`, `pg_cancel_backend`, `pg_stat_get_*`), SQL given as text (`query_to_xml` and the other `*_to_xml*`, `ts_stat`, `ts_rewrite`), server control (`pg_reload_conf`, …); and the views that show other sessions or other tables' values: `pg_stat_activity`, `pg_locks`, `pg_stats*`, `pg_stat_statements`, `pg_prepared_xacts`, `pg_stat_replication`, `pg_stat_ssl`, `pg_stat_gssapi`, `pg_stat_progress_*`, `pg_largeobject*` |
+//! | dynamic SQL | `EXECUTE` inside the body of a `DO` block or a function or procedure: SQL built at run time escapes every static check. Bodies are otherwise checked like any statement. |
+//!
+//! SQL-level `PREPARE`/`EXECUTE` are allowed: the prepared statement is part of the checked text.
 
-use super::Violation;
-use super::lexer::Statement;
+use super::lexer::{Statement, Token};
+use super::{Rule, Violation, is_protected_setting};
 
-pub fn check(_statement: &Statement) -> Result<(), Violation> {
+fn refuse(rule: Rule, detail: impl Into<String>) -> Violation {
+    Violation { rule, detail: detail.into() }
+}
+
+/// Checks one statement; `schema_tenant` adds the refusal of schema-level statements.
+/// Routine bodies are checked by the caller, see [`routine_bodies`].
+pub fn check(statement: &Statement<'_>, schema_tenant: bool) -> Result<(), Violation> {
+    forbidden_statement(statement, schema_tenant)?;
+    settings(statement)?;
+    functions_and_views(statement)
+}
+
+fn words<'s>(statement: &'s Statement<'_>) -> impl Iterator<Item = &'s str> {
+    statement.iter().map_while(|t| match t {
+        Token::Word { text, quoted: false } => Some(text.as_ref()),
+        _ => None,
+    })
+}
+
+/// Statement kinds that act beyond one tenant.
+fn forbidden_statement(statement: &Statement<'_>, schema_tenant: bool) -> Result<(), Violation> {
+    const OBJECTS: &[&str] = &[
+        "role", "user", "group", "database", "tablespace", "subscription", "publication", "extension", "server",
+        "language",
+    ];
+    let head: Vec<&str> = words(statement).take(4).collect();
+    let object = match head.as_slice() {
+        ["create", "or", "replace", rest @ ..] | ["create", rest @ ..] | ["alter", rest @ ..] | ["drop", rest @ ..] => {
+            let rest: Vec<&str> = rest.iter().copied().filter(|w| !matches!(*w, "trusted" | "procedural")).collect();
+            match rest.as_slice() {
+                [o, ..] if OBJECTS.contains(o) => Some(o.to_string()),
+                ["foreign", "data", ..] => Some("foreign data wrapper".into()),
+                ["user", "mapping", ..] => Some("user mapping".into()),
+                ["event", "trigger", ..] => Some("event trigger".into()),
+                ["system", ..] => Some("system".into()),
+                ["owned", ..] => Some("owned".into()),
+                ["schema", ..] if schema_tenant => Some("schema".into()),
+                _ => None,
+            }
+        }
+        ["reassign", "owned", ..] => Some("owned".into()),
+        ["load", ..] | ["checkpoint", ..] => Some(head[0].to_string()),
+        ["security", "label", ..] => Some("security label".into()),
+        ["import", "foreign", "schema", ..] => Some("foreign schema".into()),
+        _ => None,
+    };
+    if let Some(object) = object {
+        let verb = head.first().copied().unwrap_or_default().to_uppercase();
+        return Err(refuse(Rule::ForbiddenStatement, format!("{verb} {}", object.to_uppercase())));
+    }
+    if head.first() == Some(&"copy") {
+        copy_target(statement)?;
+    }
     Ok(())
+}
+
+/// `COPY … FROM/TO` must use the client's stream, never a server file or program.
+fn copy_target(statement: &Statement<'_>) -> Result<(), Violation> {
+    let mut depth = 0i32;
+    for (i, t) in statement.iter().enumerate() {
+        match t {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            t if depth == 0 && (t.is_kw("from") || t.is_kw("to")) => {
+                return match statement.get(i + 1) {
+                    Some(next) if next.is_kw("stdin") || next.is_kw("stdout") => Ok(()),
+                    _ => Err(refuse(Rule::ForbiddenStatement, "COPY to or from a server file or program; use STDIN/STDOUT")),
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `SET`, `RESET`, `DISCARD ALL` and `set_config()` of protected settings.
+fn settings(statement: &Statement<'_>) -> Result<(), Violation> {
+    // Routine definitions have SET clauses but no assignments.
+    let definition = statement.first().is_some_and(|t| t.is_kw("create") || t.is_kw("alter") || t.is_kw("do"));
+    for (i, t) in statement.iter().enumerate() {
+        let rest = &statement[i + 1..];
+        if t.is_kw("set") && (definition || !is_assignment(&statement[..i])) {
+            set_clause(rest)?;
+        } else if t.is_kw("reset") {
+            reset(rest)?;
+        } else if t.is_kw("discard") && rest.first().is_some_and(|n| n.is_kw("all")) {
+            return Err(refuse(Rule::ProtectedSetting, "DISCARD ALL"));
+        } else if t.word() == Some("set_config") && rest.first().is_some_and(|n| n.is_punct('(')) {
+            match rest.get(1) {
+                Some(Token::Str(name)) if !is_protected_setting(name) => {}
+                Some(Token::Str(name)) => return Err(refuse(Rule::ProtectedSetting, format!("set_config('{name}')"))),
+                _ => return Err(refuse(Rule::ProtectedSetting, "set_config() with a computed setting name")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a `SET` preceded by `before` starts an UPDATE's assignment list:
+/// `UPDATE [ONLY] name [*] [[AS] alias] SET`, `DO UPDATE SET`, `THEN UPDATE SET`.
+fn is_assignment(before: &[Token<'_>]) -> bool {
+    for t in before.iter().rev().take(7) {
+        match t {
+            t if t.is_kw("update") => return true,
+            Token::Word { .. } | Token::Punct('.') | Token::Op("*") => continue,
+            _ => return false,
+        }
+    }
+    false
+}
+
+fn set_clause(rest: &[Token<'_>]) -> Result<(), Violation> {
+    let rest = match rest.first() {
+        Some(t) if t.is_kw("session") && !rest.get(1).is_some_and(|n| n.is_kw("authorization") || n.is_kw("characteristics")) => {
+            &rest[1..]
+        }
+        Some(t) if t.is_kw("local") => &rest[1..],
+        _ => rest,
+    };
+    let name = setting_name(rest);
+    let refused = match name.as_deref() {
+        Some("role") | Some("names") | Some("schema") => true,
+        Some("session") => rest.get(1).is_some_and(|t| t.is_kw("authorization")),
+        Some(n) => is_protected_setting(n),
+        None => false,
+    };
+    if refused {
+        return Err(refuse(Rule::ProtectedSetting, format!("SET {}", name.unwrap_or_default())));
+    }
+    Ok(())
+}
+
+fn reset(rest: &[Token<'_>]) -> Result<(), Violation> {
+    let name = setting_name(rest).unwrap_or_default();
+    if matches!(name.as_str(), "all" | "role" | "session") || is_protected_setting(&name) {
+        return Err(refuse(Rule::ProtectedSetting, format!("RESET {name}")));
+    }
+    Ok(())
+}
+
+/// A setting name: a word, or `word.word` for custom settings.
+fn setting_name(tokens: &[Token<'_>]) -> Option<String> {
+    let first = tokens.first()?.word()?.to_ascii_lowercase();
+    match (tokens.get(1), tokens.get(2).and_then(Token::word)) {
+        (Some(Token::Punct('.')), Some(second)) => Some(format!("{first}.{}", second.to_ascii_lowercase())),
+        _ => Some(first),
+    }
+}
+
+fn forbidden_name(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "pg_stat_activity", "pg_locks", "pg_stat_statements", "pg_stat_statements_info", "pg_prepared_xacts",
+        "pg_stat_replication", "pg_stat_ssl", "pg_stat_gssapi", "pg_stat_wal_receiver", "pg_stat_subscription",
+        "pg_backend_memory_contexts", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf",
+        "pg_rotate_logfile", "pg_promote", "pg_stat_file", "pg_blocking_pids", "pg_safe_snapshot_blocking_pids",
+        "pg_log_backend_memory_contexts", "pg_current_logfile", "loread", "lowrite", "ts_stat", "ts_rewrite",
+        "pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters", "pg_notification_queue_usage",
+    ];
+    const PREFIXES: &[&str] = &[
+        "pg_stats", "pg_stat_progress_", "pg_stat_get_", "pg_read_", "pg_ls_", "pg_file_", "lo_", "dblink",
+        "pg_largeobject", "pg_stat_statements",
+    ];
+    EXACT.contains(&name)
+        || PREFIXES.iter().any(|p| name.starts_with(p))
+        || name.contains("_to_xml")
+        || name.starts_with("query_to_xml")
+}
+
+fn functions_and_views(statement: &Statement<'_>) -> Result<(), Violation> {
+    for t in statement {
+        if let Some(name) = t.word()
+            && forbidden_name(&name.to_ascii_lowercase())
+        {
+            return Err(refuse(Rule::ForbiddenFunction, name.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// The bodies of a `DO` block or of a function or procedure being created: SQL (or PL/pgSQL)
+/// that runs later and must pass the same checks, and may not build SQL at run time.
+pub fn routine_bodies<'s>(statement: &'s Statement<'_>) -> Vec<&'s str> {
+    let head: Vec<&str> = words(statement).take(4).collect();
+    let is_do = head.first() == Some(&"do");
+    let is_routine = matches!(
+        head.as_slice(),
+        ["create", "function" | "procedure", ..] | ["create", "or", "replace", "function" | "procedure"]
+    );
+    if !(is_do || is_routine) {
+        return Vec::new();
+    }
+    statement
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match t {
+            Token::Str(body) if is_do || statement[..i].iter().rev().take(3).any(|p| p.is_kw("as")) => Some(body.as_ref()),
+            _ => None,
+        })
+        .collect()
 }

@@ -1,7 +1,418 @@
-//! PLACEHOLDER (being written): splits SQL into statements of tokens.
+//! A lexer that reads SQL the way PostgreSQL's scanner does, for the isolation checks.
+//!
+//! Security depends on the proxy and Postgres agreeing on where a string, a comment or a
+//! quoted identifier starts and ends, so this follows `scan.l` for everything that decides
+//! token boundaries, with `standard_conforming_strings = on` (the proxy pins it on every
+//! backend connection):
+//!
+//! * `--` comments and *nested* `/* */` comments; an unterminated one is an error.
+//! * `'…'` strings with `''`; backslash is an ordinary character. `E'…'` strings also take
+//!   backslash escapes. `B'…'`, `X'…'` and `N'…'` are strings too.
+//! * Dollar quoting `$tag$…$tag$`; `$1` is a parameter, and `$` inside an identifier is part of it.
+//! * `"…"` identifiers with `""`, kept exactly; unquoted identifiers fold ASCII letters to lower case.
+//! * `U&"…"` and `U&'…'` (Unicode escapes, with `UESCAPE`) are refused rather than decoded.
+//!
+//! Statements are split at `;` outside strings, comments and dollar quotes. Only what the
+//! checks need survives: words, string contents and punctuation.
 
-pub struct Statement;
+use std::borrow::Cow;
 
-pub fn statements(_sql: &str) -> Result<Vec<Statement>, String> {
-    Ok(vec![Statement])
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Token<'a> {
+    /// An identifier or keyword: unquoted ones folded to lower case.
+    Word { text: Cow<'a, str>, quoted: bool },
+    /// The contents of a string literal, escapes decoded.
+    Str(Cow<'a, str>),
+    /// A single punctuation character: `.` `,` `(` `)` `[` `]` `;` `:`
+    Punct(char),
+    /// `::`
+    Cast,
+    /// An operator such as `=`, `<>`, `||`.
+    Op(&'a str),
+    /// A number or a `$n` parameter.
+    Literal,
+}
+
+impl Token<'_> {
+    /// Whether this is the unquoted keyword `kw` (given in lower case).
+    pub fn is_kw(&self, kw: &str) -> bool {
+        matches!(self, Token::Word { text, quoted: false } if text == kw)
+    }
+
+    /// The identifier's name, for unquoted and quoted words alike.
+    pub fn word(&self) -> Option<&str> {
+        match self {
+            Token::Word { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn is_punct(&self, c: char) -> bool {
+        matches!(self, Token::Punct(p) if *p == c)
+    }
+}
+
+/// One statement's tokens.
+pub type Statement<'a> = Vec<Token<'a>>;
+
+/// Splits `sql` into statements of tokens; empty statements are dropped.
+pub fn statements(sql: &str) -> Result<Vec<Statement<'_>>, String> {
+    let mut lexer = Lexer { src: sql, pos: 0 };
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    while let Some(token) = lexer.next_token()? {
+        if token.is_punct(';') {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+        } else {
+            current.push(token);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    Ok(out)
+}
+
+struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+}
+
+fn is_ident_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || !c.is_ascii()
+}
+
+fn is_ident_char(c: char) -> bool {
+    is_ident_start(c) || c.is_ascii_digit() || c == '$'
+}
+
+const OPERATOR_CHARS: &str = "+-*/<>=~!@#%^&|`?";
+
+impl<'a> Lexer<'a> {
+    fn rest(&self) -> &'a str {
+        &self.src[self.pos..]
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    fn peek_at(&self, n: usize) -> Option<char> {
+        self.rest().chars().nth(n)
+    }
+
+    fn next_token(&mut self) -> Result<Option<Token<'a>>, String> {
+        self.skip_space_and_comments()?;
+        let Some(c) = self.peek() else { return Ok(None) };
+        let token = match c {
+            '\'' => Token::Str(self.quoted_string()?),
+            '"' => self.quoted_ident()?,
+            '$' if self.peek_at(1).is_some_and(|d| d.is_ascii_digit()) => {
+                self.pos += 1;
+                self.take_while(|c| c.is_ascii_digit());
+                Token::Literal
+            }
+            '$' => Token::Str(Cow::Borrowed(self.dollar_string()?)),
+            ':' if self.peek_at(1) == Some(':') => {
+                self.pos += 2;
+                Token::Cast
+            }
+            '0'..='9' => self.number(),
+            '.' if self.peek_at(1).is_some_and(|d| d.is_ascii_digit()) => self.number(),
+            '.' | ',' | '(' | ')' | '[' | ']' | ';' | ':' => {
+                self.pos += 1;
+                Token::Punct(c)
+            }
+            c if is_ident_start(c) => self.word_or_prefixed_string()?,
+            c if OPERATOR_CHARS.contains(c) => self.operator(),
+            other => return Err(format!("unexpected character {other:?}")),
+        };
+        Ok(Some(token))
+    }
+
+    fn take_while(&mut self, f: impl Fn(char) -> bool) -> &'a str {
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if !f(c) {
+                break;
+            }
+            self.pos += c.len_utf8();
+        }
+        &self.src[start..self.pos]
+    }
+
+    fn skip_space_and_comments(&mut self) -> Result<(), String> {
+        loop {
+            self.take_while(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b'));
+            let rest = self.rest();
+            if rest.starts_with("--") {
+                self.take_while(|c| c != '\n' && c != '\r');
+            } else if rest.starts_with("/*") {
+                self.block_comment()?;
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Postgres block comments nest.
+    fn block_comment(&mut self) -> Result<(), String> {
+        let mut depth = 0usize;
+        while self.pos < self.src.len() {
+            let rest = self.rest();
+            if rest.starts_with("/*") {
+                depth += 1;
+                self.pos += 2;
+            } else if rest.starts_with("*/") {
+                depth -= 1;
+                self.pos += 2;
+                if depth == 0 {
+                    return Ok(());
+                }
+            } else {
+                self.pos += self.peek().map_or(1, char::len_utf8);
+            }
+        }
+        Err("unterminated /* comment".into())
+    }
+
+    /// `'…'` with `''`; backslashes are literal (standard_conforming_strings = on).
+    fn quoted_string(&mut self) -> Result<Cow<'a, str>, String> {
+        self.delimited('\'', "unterminated quoted string")
+    }
+
+    fn quoted_ident(&mut self) -> Result<Token<'a>, String> {
+        let text = self.delimited('"', "unterminated quoted identifier")?;
+        if text.is_empty() {
+            return Err("zero-length delimited identifier".into());
+        }
+        Ok(Token::Word { text, quoted: true })
+    }
+
+    /// Reads `q…q` where a doubled `q` stands for one.
+    fn delimited(&mut self, q: char, unterminated: &str) -> Result<Cow<'a, str>, String> {
+        self.pos += 1;
+        let start = self.pos;
+        let mut owned: Option<String> = None;
+        loop {
+            let rest = self.rest();
+            let Some(i) = rest.find(q) else { return Err(unterminated.into()) };
+            let piece = &rest[..i];
+            self.pos += i + 1;
+            if self.peek() == Some(q) {
+                owned.get_or_insert_with(String::new).push_str(piece);
+                owned.as_mut().expect("just set").push(q);
+                self.pos += 1;
+                continue;
+            }
+            return Ok(match owned {
+                Some(mut s) => {
+                    s.push_str(piece);
+                    Cow::Owned(s)
+                }
+                None => Cow::Borrowed(&self.src[start..self.pos - 1]),
+            });
+        }
+    }
+
+    /// `E'…'`: backslash escapes, and `''`.
+    fn escape_string(&mut self) -> Result<Cow<'a, str>, String> {
+        self.pos += 1; // the opening quote
+        let mut out = String::new();
+        loop {
+            let Some(c) = self.peek() else { return Err("unterminated quoted string".into()) };
+            self.pos += c.len_utf8();
+            match c {
+                '\'' if self.peek() == Some('\'') => {
+                    self.pos += 1;
+                    out.push('\'');
+                }
+                '\'' => return Ok(Cow::Owned(out)),
+                '\\' => out.push(self.backslash_escape()?),
+                c => out.push(c),
+            }
+        }
+    }
+
+    fn backslash_escape(&mut self) -> Result<char, String> {
+        let Some(c) = self.peek() else { return Err("unterminated quoted string".into()) };
+        self.pos += c.len_utf8();
+        let hex = |lexer: &mut Self, max: usize| {
+            let digits: String = lexer.rest().chars().take(max).take_while(|c| c.is_ascii_hexdigit()).collect();
+            lexer.pos += digits.len();
+            u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32)
+        };
+        let decoded = match c {
+            'b' => Some('\x08'),
+            'f' => Some('\x0c'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'x' => hex(self, 2),
+            'u' => hex(self, 4),
+            'U' => hex(self, 8),
+            '0'..='7' => {
+                let digits: String =
+                    std::iter::once(c).chain(self.rest().chars().take(2).take_while(|c| ('0'..='7').contains(c))).collect();
+                self.pos += digits.len() - 1;
+                u32::from_str_radix(&digits, 8).ok().and_then(char::from_u32)
+            }
+            other => Some(other),
+        };
+        decoded.ok_or_else(|| "invalid escape in string".into())
+    }
+
+    /// `$tag$…$tag$`, returning the body.
+    fn dollar_string(&mut self) -> Result<&'a str, String> {
+        let rest = self.rest();
+        let tag_len = rest[1..]
+            .char_indices()
+            .find(|&(i, c)| !(is_ident_start(c) || (i > 0 && c.is_ascii_digit())))
+            .map(|(i, _)| i)
+            .unwrap_or(rest.len() - 1);
+        if !rest[1 + tag_len..].starts_with('$') {
+            return Err("unexpected $".into());
+        }
+        let delimiter = &rest[..tag_len + 2];
+        let body_start = self.pos + delimiter.len();
+        let Some(end) = self.src[body_start..].find(delimiter) else {
+            return Err("unterminated dollar-quoted string".into());
+        };
+        self.pos = body_start + end + delimiter.len();
+        Ok(&self.src[body_start..body_start + end])
+    }
+
+    fn number(&mut self) -> Token<'a> {
+        self.take_while(|c| c.is_ascii_digit());
+        if self.peek() == Some('.') && self.peek_at(1) != Some('.') {
+            self.pos += 1;
+            self.take_while(|c| c.is_ascii_digit());
+        }
+        if matches!(self.peek(), Some('e' | 'E')) {
+            let sign = matches!(self.peek_at(1), Some('+' | '-'));
+            let digit_at = if sign { 2 } else { 1 };
+            if self.peek_at(digit_at).is_some_and(|c| c.is_ascii_digit()) {
+                self.pos += digit_at;
+                self.take_while(|c| c.is_ascii_digit());
+            }
+        }
+        Token::Literal
+    }
+
+    fn word_or_prefixed_string(&mut self) -> Result<Token<'a>, String> {
+        let rest = self.rest();
+        let mut chars = rest.chars();
+        let first = chars.next().expect("caller saw a character");
+        let second = chars.next();
+        if matches!(first, 'u' | 'U') && second == Some('&') && matches!(chars.next(), Some('"' | '\'')) {
+            return Err("Unicode-escaped (U&) strings and identifiers are not supported".into());
+        }
+        if second == Some('\'') {
+            match first {
+                'e' | 'E' => {
+                    self.pos += 1;
+                    return Ok(Token::Str(self.escape_string()?));
+                }
+                'b' | 'B' | 'x' | 'X' | 'n' | 'N' => {
+                    self.pos += 1;
+                    return Ok(Token::Str(self.quoted_string()?));
+                }
+                _ => {}
+            }
+        }
+        let text = self.take_while(is_ident_char);
+        let text = if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(text)
+        };
+        Ok(Token::Word { text, quoted: false })
+    }
+
+    /// An operator ends where a comment starts, as in Postgres.
+    fn operator(&mut self) -> Token<'a> {
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            let rest = self.rest();
+            if !OPERATOR_CHARS.contains(c) || (self.pos > start && (rest.starts_with("--") || rest.starts_with("/*"))) {
+                break;
+            }
+            self.pos += 1;
+        }
+        Token::Op(&self.src[start..self.pos])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(sql: &str) -> Vec<String> {
+        statements(sql)
+            .unwrap()
+            .concat()
+            .iter()
+            .map(|t| match t {
+                Token::Word { text, quoted: false } => text.to_string(),
+                Token::Word { text, quoted: true } => format!("\"{text}\""),
+                Token::Str(s) => format!("'{s}'"),
+                Token::Punct(c) => c.to_string(),
+                Token::Cast => "::".into(),
+                Token::Op(o) => o.to_string(),
+                Token::Literal => "#".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn folds_unquoted_and_keeps_quoted_identifiers() {
+        assert_eq!(words("SELECT Foo, \"Bar\"\"x\" FROM s.T"), ["select", "foo", ",", "\"Bar\"x\"", "from", "s", ".", "t"]);
+    }
+
+    #[test]
+    fn comments_nest_and_hide_everything() {
+        assert_eq!(words("set /* a /* b */ role x; */ search_path -- ; role\n= x"), ["set", "search_path", "=", "x"]);
+        assert!(statements("select /* /* */").is_err());
+    }
+
+    #[test]
+    fn strings_follow_standard_conforming_rules() {
+        // Backslash is literal: the string ends at the second quote.
+        assert_eq!(words(r"select 'a\' , b"), ["select", r"'a\'", ",", "b"]);
+        assert_eq!(words(r"select E'a\'b', 'it''s'"), ["select", "'a'b'", ",", "'it's'"]);
+        assert_eq!(words(r"select E'\x41\101\u0041'"), ["select", "'AAA'"]);
+    }
+
+    #[test]
+    fn dollar_quotes_and_parameters() {
+        assert_eq!(words("select $1, $tag$ ; ' $$ $tag$, a$b"), ["select", "#", ",", "' ; ' $$ '", ",", "a$b"]);
+        assert_eq!(statements("do $$ begin; end $$; select 1").unwrap().len(), 2);
+        assert!(statements("select $x$ open").is_err());
+    }
+
+    #[test]
+    fn splits_statements_outside_quotes() {
+        let s = statements("select ';'; set role x;;").unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(s[1][0].is_kw("set"));
+    }
+
+    #[test]
+    fn refuses_unicode_escapes_and_garbage() {
+        assert!(statements("select U&\"\\0061\"").is_err());
+        assert!(statements("select u&'x'").is_err());
+        assert!(statements("select 'open").is_err());
+        assert!(statements("select \"\"").is_err());
+        assert!(statements("select \\").is_err());
+        // `U & "x"` with spaces is an operator expression, not an escape.
+        assert!(statements("select u & \"x\"").is_ok());
+    }
+
+    #[test]
+    fn operators_stop_at_comments() {
+        assert_eq!(words("select 1 +-- x\n 2"), ["select", "#", "+", "#"]);
+        assert_eq!(words("a.b::int"), ["a", ".", "b", "::", "int"]);
+    }
 }

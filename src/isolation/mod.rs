@@ -8,6 +8,8 @@
 mod guard;
 mod lexer;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 
@@ -17,8 +19,8 @@ pub enum Policy {
     /// The tenant has its own database: only session-level escapes need guarding.
     Database,
     /// The tenant owns `schema` in a shared database, may also name `shared` schemas, and may
-    /// name no other schema.
-    Schema { schema: String, shared: Vec<String> },
+    /// name no other schema. `neighbours` are the other tenants' schemas in the database.
+    Schema { schema: String, shared: Vec<String>, neighbours: Vec<String> },
 }
 
 /// Why a statement was refused. The message names the rule and never another tenant.
@@ -82,13 +84,32 @@ pub fn is_protected_setting(name: &str) -> bool {
 impl Policy {
     /// Checks one SQL text (possibly several statements) for this tenant.
     pub fn check(&self, sql: &str) -> Result<(), Violation> {
+        self.check_text(sql, 0)
+    }
+
+    /// `depth` counts routine bodies (DO blocks, function bodies) around `sql`.
+    fn check_text(&self, sql: &str, depth: usize) -> Result<(), Violation> {
+        const MAX_DEPTH: usize = 4;
+        if depth > MAX_DEPTH {
+            return Err(Violation { rule: Rule::Unreadable, detail: "routine bodies nested too deep".into() });
+        }
         let statements = lexer::statements(sql).map_err(|e| Violation { rule: Rule::Unreadable, detail: e })?;
+        let schema_tenant = matches!(self, Policy::Schema { .. });
         for statement in &statements {
-            guard::check(statement)?;
-            if let Policy::Schema { schema, shared } = self {
-                schema::check(statement, schema, shared)?;
+            if depth > 0 && statement.iter().any(|t| t.is_kw("execute")) {
+                return Err(Violation { rule: Rule::DynamicSql, detail: "EXECUTE in a DO block or function body".into() });
+            }
+            guard::check(statement, schema_tenant)?;
+            for body in guard::routine_bodies(statement) {
+                self.check_text(body, depth + 1)?;
             }
         }
-        Ok(())
+        match self {
+            Policy::Schema { schema, shared, neighbours } => {
+                let names = schema::Names { own: schema, shared, neighbours };
+                schema::check(sql, &statements, &names, depth > 0)
+            }
+            Policy::Database => Ok(()),
+        }
     }
 }

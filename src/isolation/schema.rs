@@ -1,8 +1,265 @@
-//! PLACEHOLDER (being written): schema-qualified references outside the tenant.
+//! Schema tenants may name only their own schema, the shared schemas, `pg_catalog` and
+//! `information_schema`.
+//!
+//! Unqualified names are always fine: the proxy pins `search_path`. A dotted name `a.b` is
+//! either a qualified object (relation, function, type, …: `a` is a schema) or a column
+//! reference (`a` is a table or alias already in the statement; those can only reach relations
+//! the FROM list brought in, which are checked themselves). The lexer finds every dotted name:
+//!
+//! 1. a name with another tenant's schema (or `pg_temp*`, `pg_toast*`) as its schema part is
+//!    refused outright, also in PL/pgSQL bodies;
+//! 2. at the top level, every other name whose first part is not an allowed schema must be
+//!    proven a column reference by sqlparser's AST, or the statement is refused; SQL that
+//!    sqlparser cannot parse is refused then, too (it fails closed). Most statements carry no
+//!    such name and are never parsed.
+//!
+//! In routine bodies (PL/pgSQL cannot be parsed by sqlparser) only rule 1 applies, so a schema
+//! that is no tenant's and not shared is caught there only by Postgres' own privileges.
+//!
+//! Strings that name objects count as well: `'other.t'::regclass`, `nextval('other.s')`,
+//! `to_regclass(..)`, and the first string argument of `pg_*` functions.
 
-use super::Violation;
-use super::lexer::Statement;
+use std::collections::HashMap;
+use std::ops::ControlFlow;
 
-pub fn check(_statement: &Statement, _own: &str, _shared: &[String]) -> Result<(), Violation> {
+use sqlparser::ast::{Expr, Ident, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Visit, Visitor};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use super::lexer::{Statement, Token, statements};
+use super::{Rule, Violation};
+
+/// A dotted name as Postgres resolves it: unquoted parts folded, quoted parts exact.
+type Chain = Vec<String>;
+
+/// The schema names one tenant's checks know about.
+pub struct Names<'a> {
+    pub own: &'a str,
+    pub shared: &'a [String],
+    pub neighbours: &'a [String],
+}
+
+impl Names<'_> {
+    fn allowed(&self, name: &str) -> bool {
+        name == self.own || self.shared.iter().any(|s| s == name) || name == "pg_catalog" || name == "information_schema"
+    }
+
+    /// A schema that certainly is not the tenant's.
+    fn foreign(&self, name: &str) -> bool {
+        !self.allowed(name)
+            && (self.neighbours.iter().any(|s| s == name) || name.starts_with("pg_temp") || name.starts_with("pg_toast"))
+    }
+
+    /// The schema part of a dotted name, if it is one of the foreign schemas: the first part,
+    /// or the second of `database.schema.object`.
+    fn foreign_part<'c>(&self, chain: &'c Chain) -> Option<&'c str> {
+        chain.iter().take(2.min(chain.len() - 1)).find(|p| self.foreign(p)).map(String::as_str)
+    }
+}
+
+/// Checks every statement of `sql` (already split into `lexed`); `in_body` for routine bodies.
+pub fn check(sql: &str, lexed: &[Statement<'_>], names: &Names<'_>, in_body: bool) -> Result<(), Violation> {
+    let mut suspects: Vec<Chain> = Vec::new();
+    for statement in lexed {
+        string_names(statement, names)?;
+        for chain in dotted_names(statement) {
+            if let Some(schema) = names.foreign_part(&chain) {
+                return Err(foreign(schema));
+            }
+            if !names.allowed(&chain[0]) {
+                suspects.push(chain);
+            }
+        }
+    }
+    if suspects.is_empty() || in_body {
+        return Ok(());
+    }
+    let mut columns = column_references(sql)?;
+    for chain in suspects {
+        match columns.get_mut(&chain) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => return Err(foreign(&chain[0])),
+        }
+    }
     Ok(())
+}
+
+fn foreign(schema: &str) -> Violation {
+    Violation {
+        rule: Rule::ForeignSchema,
+        detail: format!("\"{schema}\" is not the tenant's schema (qualify names with the tenant's own schema or none)"),
+    }
+}
+
+/// Every `a.b[.c…]` in the statement, including `a.*`.
+fn dotted_names(statement: &Statement<'_>) -> Vec<Chain> {
+    let mut chains = Vec::new();
+    let mut i = 0;
+    while i < statement.len() {
+        let starts_chain = matches!(statement[i], Token::Word { .. })
+            && statement.get(i + 1).is_some_and(|t| t.is_punct('.'))
+            && (i == 0 || !statement[i - 1].is_punct('.'));
+        if !starts_chain {
+            i += 1;
+            continue;
+        }
+        let mut chain = vec![statement[i].word().expect("a word").to_owned()];
+        let mut j = i + 1;
+        while statement.get(j).is_some_and(|t| t.is_punct('.')) {
+            match statement.get(j + 1) {
+                Some(Token::Word { text, .. }) => chain.push(text.to_string()),
+                Some(Token::Op("*")) => chain.push("*".into()),
+                _ => break,
+            }
+            j += 2;
+        }
+        chains.push(chain);
+        i = j;
+    }
+    chains
+}
+
+/// Strings used as object names.
+fn string_names(statement: &Statement<'_>, names: &Names<'_>) -> Result<(), Violation> {
+    const NAME_FUNCTIONS: &[&str] = &["nextval", "currval", "setval", "has_table_privilege", "has_sequence_privilege", "has_column_privilege", "has_function_privilege"];
+    for (i, t) in statement.iter().enumerate() {
+        let Token::Str(text) = t else { continue };
+        let cast_to_reg = statement.get(i + 1) == Some(&Token::Cast)
+            && statement.get(i + 2).and_then(Token::word).is_some_and(|w| w.starts_with("reg"));
+        let function_arg = i >= 2
+            && statement[i - 1].is_punct('(')
+            && statement[i - 2]
+                .word()
+                .is_some_and(|f| NAME_FUNCTIONS.contains(&f) || f.starts_with("pg_") || f.starts_with("to_reg"));
+        if !(cast_to_reg || function_arg) {
+            continue;
+        }
+        // A string that does not read as SQL tokens names nothing Postgres could resolve.
+        let Ok(lexed) = statements(text) else { continue };
+        for chain in lexed.iter().flat_map(dotted_names) {
+            let schema = if chain.len() >= 3 { &chain[1] } else { &chain[0] };
+            if !names.allowed(schema) {
+                return Err(foreign(schema));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How often each dotted name occurs as a column reference (or `alias.*`) in the AST.
+fn column_references(sql: &str) -> Result<HashMap<Chain, usize>, Violation> {
+    let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| Violation {
+        rule: Rule::Unreadable,
+        detail: format!("a qualified name could not be verified ({e}); qualify names with the tenant's schema or none"),
+    })?;
+    let mut collector = Columns::default();
+    for statement in &parsed {
+        let _ = statement.visit(&mut collector);
+    }
+    Ok(collector.found)
+}
+
+#[derive(Default)]
+struct Columns {
+    found: HashMap<Chain, usize>,
+    /// Roots of field accesses already counted as part of a longer name.
+    counted_roots: Vec<Chain>,
+}
+
+impl Columns {
+    fn add(&mut self, idents: &[&Ident], wildcard: bool) {
+        let mut chain: Chain = idents.iter().map(|i| fold(i)).collect();
+        if wildcard {
+            chain.push("*".into());
+        }
+        if chain.len() >= 2 {
+            *self.found.entry(chain).or_default() += 1;
+        }
+    }
+
+    fn select_items(&mut self, body: &SetExpr) {
+        match body {
+            SetExpr::Select(select) => {
+                for item in &select.projection {
+                    if let SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(name), _) = item {
+                        let idents: Vec<&Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
+                        self.add(&idents, true);
+                    }
+                }
+            }
+            SetExpr::SetOperation { left, right, .. } => {
+                self.select_items(left);
+                self.select_items(right);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn fold(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_ascii_lowercase(),
+    }
+}
+
+impl Visitor for Columns {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &sqlparser::ast::Query) -> ControlFlow<()> {
+        self.select_items(&query.body);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::CompoundIdentifier(idents) => {
+                let chain: Chain = idents.iter().map(fold).collect();
+                match self.counted_roots.iter().position(|c| *c == chain) {
+                    Some(i) => drop(self.counted_roots.swap_remove(i)),
+                    None => self.add(&idents.iter().collect::<Vec<_>>(), false),
+                }
+            }
+            Expr::QualifiedWildcard(name, _) => {
+                let idents: Vec<&Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
+                self.add(&idents, true);
+            }
+            Expr::Function(function) => {
+                // `f(t.*)` is an argument, not an expression, and the visitor does not see it.
+                if let sqlparser::ast::FunctionArguments::List(list) = &function.args {
+                    for arg in &list.args {
+                        let (sqlparser::ast::FunctionArg::Unnamed(a)
+                        | sqlparser::ast::FunctionArg::Named { arg: a, .. }
+                        | sqlparser::ast::FunctionArg::ExprNamed { arg: a, .. }) = arg;
+                        if let sqlparser::ast::FunctionArgExpr::QualifiedWildcard(name) = a {
+                            let idents: Vec<&Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
+                            self.add(&idents, true);
+                        }
+                    }
+                }
+            }
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                let root_idents: Vec<&Ident> = match root.as_ref() {
+                    Expr::Identifier(first) => vec![first],
+                    Expr::CompoundIdentifier(idents) => {
+                        self.counted_roots.push(idents.iter().map(fold).collect());
+                        idents.iter().collect()
+                    }
+                    _ => vec![],
+                };
+                if !root_idents.is_empty() {
+                    let mut idents = root_idents;
+                    for access in access_chain {
+                        match access {
+                            sqlparser::ast::AccessExpr::Dot(Expr::Identifier(i)) => idents.push(i),
+                            _ => break,
+                        }
+                    }
+                    self.add(&idents, false);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
 }

@@ -9,6 +9,19 @@ use crate::error::ClientError;
 use crate::isolation::Policy;
 use crate::pool::Pools;
 
+/// The schemas of the other schema tenants in `tenant`'s database.
+fn neighbour_schemas(config: &Config, tenant: &crate::config::Tenant) -> Vec<String> {
+    config
+        .tenants
+        .iter()
+        .filter(|t| t.id != tenant.id && t.cluster == tenant.cluster && t.database == tenant.database)
+        .filter_map(|t| match &t.isolation {
+            Isolation::Schema { schema, .. } => Some(schema.clone()),
+            Isolation::Database => None,
+        })
+        .collect()
+}
+
 /// The configured user name a login name refers to: the name itself, or for `user.tenant`
 /// the part before the last dot.
 pub fn configured_user(login_name: &str, exists: impl Fn(&str) -> bool) -> Option<&str> {
@@ -43,9 +56,11 @@ impl Directory {
             .map(|t| {
                 let policy = match &t.isolation {
                     Isolation::Database => Policy::Database,
-                    Isolation::Schema { schema, shared_schemas } => {
-                        Policy::Schema { schema: schema.clone(), shared: shared_schemas.clone() }
-                    }
+                    Isolation::Schema { schema, shared_schemas } => Policy::Schema {
+                        schema: schema.clone(),
+                        shared: shared_schemas.clone(),
+                        neighbours: neighbour_schemas(config, t),
+                    },
                 };
                 let context = TenantContext {
                     id: TenantId::new(&t.id),
