@@ -66,8 +66,12 @@ impl ClientError {
             Frame(FrameError::BadLength(_)) => sqlstate::PROTOCOL_VIOLATION,
             Frame(FrameError::TooLarge { .. }) => sqlstate::PROGRAM_LIMIT_EXCEEDED,
             // A server that is starting up or shutting down says so itself (57P03, 57P01).
-            Backend(BackendError::Refused { code, .. }) if code.starts_with("57P") => sqlstate::CANNOT_CONNECT_NOW,
-            Backend(_) | BackendLost | ContextSetupFailed | ClientGone => sqlstate::CONNECTION_FAILURE,
+            Backend(BackendError::Refused { code, .. }) if code.starts_with("57P") => {
+                sqlstate::CANNOT_CONNECT_NOW
+            }
+            Backend(_) | BackendLost | ContextSetupFailed | ClientGone => {
+                sqlstate::CONNECTION_FAILURE
+            }
         }
     }
 
@@ -94,6 +98,11 @@ impl ClientError {
 
     /// Writes this error as an ErrorResponse.
     pub fn write(&self, buf: &mut bytes::BytesMut) {
-        crate::protocol::error_response(buf, self.severity(), self.sqlstate(), &self.client_message());
+        crate::protocol::error_response(
+            buf,
+            self.severity(),
+            self.sqlstate(),
+            &self.client_message(),
+        );
     }
 }

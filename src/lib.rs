@@ -17,12 +17,12 @@
 //! pieces together and [`shared`] is the one state value passed down the path.
 //! [`devcluster`] starts throwaway Postgres clusters for `tenantgate dev` and the tests.
 
-pub mod listener;
-pub mod frontend;
-pub mod tenant;
-pub mod isolation;
-pub mod pool;
 pub mod backend;
+pub mod frontend;
+pub mod isolation;
+pub mod listener;
+pub mod pool;
+pub mod tenant;
 
 pub mod config;
 pub mod devcluster;

@@ -15,8 +15,15 @@ use crate::shared::Shared;
 
 /// Accepts clients until `shutdown` is cancelled; sessions are spawned on `sessions`, and
 /// end when `shutdown` is cancelled.
-pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, sessions: TaskTracker, shutdown: CancellationToken) {
-    let cap = Arc::new(Semaphore::new(shared.config.proxy.max_client_connections as usize));
+pub async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    sessions: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let cap = Arc::new(Semaphore::new(
+        shared.config.proxy.max_client_connections as usize,
+    ));
     loop {
         let (mut socket, peer) = tokio::select! {
             _ = shutdown.cancelled() => return,

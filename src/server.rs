@@ -20,7 +20,10 @@ const DRAIN: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 pub struct Server {
@@ -32,20 +35,35 @@ impl Server {
     /// Binds the client listener; nothing is served until [`Server::run_until`].
     pub async fn bind(config: Config) -> Result<Server, ServeError> {
         let addr = config.proxy.listen;
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr, source })?;
-        Ok(Server { listener, shared: Arc::new(Shared::new(config)) })
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Listen { addr, source })?;
+        Ok(Server {
+            listener,
+            shared: Arc::new(Shared::new(config)),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves clients until `shutdown` completes, then ends every session.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         let token = CancellationToken::new();
         let sessions = TaskTracker::new();
         tracing::info!(listen = %self.local_addr(), tenants = self.shared.config.tenants.len(), "tenantgate is serving");
-        let accept = tokio::spawn(accept_loop(self.listener, self.shared, sessions.clone(), token.clone()));
+        let accept = tokio::spawn(accept_loop(
+            self.listener,
+            self.shared,
+            sessions.clone(),
+            token.clone(),
+        ));
         shutdown.await;
         tracing::info!("shutting down");
         token.cancel();
@@ -81,9 +99,17 @@ async fn shutdown_signal() {
 pub fn describe(config: &Config) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "configuration {} is valid", config.source.display());
-    let _ = writeln!(s, "listen {}  pool_mode {:?}  auth {:?}", config.proxy.listen, config.proxy.pool_mode, config.proxy.auth_method);
+    let _ = writeln!(
+        s,
+        "listen {}  pool_mode {:?}  auth {:?}",
+        config.proxy.listen, config.proxy.pool_mode, config.proxy.auth_method
+    );
     let _ = writeln!(s, "\npools (one per cluster and database):");
-    let mut keys: Vec<(&str, &str)> = config.tenants.iter().map(|t| (t.cluster.as_str(), t.database.as_str())).collect();
+    let mut keys: Vec<(&str, &str)> = config
+        .tenants
+        .iter()
+        .map(|t| (t.cluster.as_str(), t.database.as_str()))
+        .collect();
     keys.sort();
     keys.dedup();
     for (cluster, database) in keys {
@@ -108,14 +134,28 @@ pub fn describe(config: &Config) -> String {
     for t in &config.tenants {
         let how = match &t.isolation {
             Isolation::Database => format!("database {}", t.database),
-            Isolation::Schema { schema, shared_schemas } if shared_schemas.is_empty() => {
+            Isolation::Schema {
+                schema,
+                shared_schemas,
+            } if shared_schemas.is_empty() => {
                 format!("schema {schema} in {}", t.database)
             }
-            Isolation::Schema { schema, shared_schemas } => {
-                format!("schema {schema} (+ shared {}) in {}", shared_schemas.join(", "), t.database)
+            Isolation::Schema {
+                schema,
+                shared_schemas,
+            } => {
+                format!(
+                    "schema {schema} (+ shared {}) in {}",
+                    shared_schemas.join(", "),
+                    t.database
+                )
             }
         };
-        let plan = t.plan.as_deref().map(|p| format!("  plan {p}")).unwrap_or_default();
+        let plan = t
+            .plan
+            .as_deref()
+            .map(|p| format!("  plan {p}"))
+            .unwrap_or_default();
         let _ = writeln!(s, "  {}  {how}  cluster {}{plan}", t.id, t.cluster);
     }
     let _ = writeln!(s, "\nusers:");
@@ -124,7 +164,11 @@ pub fn describe(config: &Config) -> String {
             AllowedTenants::Any => "any tenant".to_owned(),
             AllowedTenants::Only(ids) => ids.join(", "),
         };
-        let default = u.default_tenant.as_deref().map(|t| format!("  default {t}")).unwrap_or_default();
+        let default = u
+            .default_tenant
+            .as_deref()
+            .map(|t| format!("  default {t}"))
+            .unwrap_or_default();
         let _ = writeln!(s, "  {}  tenants: {allowed}{default}", u.name);
     }
     s

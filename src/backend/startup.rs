@@ -57,26 +57,39 @@ pub async fn connect(target: &Target) -> Result<Connection, BackendError> {
                     offered |= m == SCRAM_SHA_256;
                 }
                 if !offered {
-                    return Err(BackendError::Protocol("the server offers no SCRAM-SHA-256".into()));
+                    return Err(BackendError::Protocol(
+                        "the server offers no SCRAM-SHA-256".into(),
+                    ));
                 }
-                let s = ScramSha256::new(target.password.expose().as_bytes(), ChannelBinding::unsupported());
+                let s = ScramSha256::new(
+                    target.password.expose().as_bytes(),
+                    ChannelBinding::unsupported(),
+                );
                 frontend::sasl_initial_response(SCRAM_SHA_256, s.message(), &mut out)?;
                 scram = Some(s);
             }
             backend::Message::AuthenticationSaslContinue(body) => {
-                let s = scram.as_mut().ok_or_else(|| BackendError::Protocol("SASL continue without SASL".into()))?;
+                let s = scram
+                    .as_mut()
+                    .ok_or_else(|| BackendError::Protocol("SASL continue without SASL".into()))?;
                 s.update(body.data())?;
                 frontend::sasl_response(s.message(), &mut out)?;
             }
             backend::Message::AuthenticationSaslFinal(body) => {
-                let s = scram.as_mut().ok_or_else(|| BackendError::Protocol("SASL final without SASL".into()))?;
+                let s = scram
+                    .as_mut()
+                    .ok_or_else(|| BackendError::Protocol("SASL final without SASL".into()))?;
                 s.finish(body.data())?;
             }
             backend::Message::ParameterStatus(p) => {
                 params.push((p.name()?.to_owned(), p.value()?.to_owned()));
             }
             backend::Message::BackendKeyData(k) => {
-                key = Some(CancelKey { addr, pid: k.process_id(), secret: k.secret_key() });
+                key = Some(CancelKey {
+                    addr,
+                    pid: k.process_id(),
+                    secret: k.secret_key(),
+                });
             }
             backend::Message::NoticeResponse(_) => {}
             backend::Message::ReadyForQuery(_) => break,
@@ -84,7 +97,11 @@ pub async fn connect(target: &Target) -> Result<Connection, BackendError> {
                 let (code, message) = error_fields(&body)?;
                 return Err(BackendError::Refused { code, message });
             }
-            _ => return Err(BackendError::Protocol("unexpected message during login".into())),
+            _ => {
+                return Err(BackendError::Protocol(
+                    "unexpected message during login".into(),
+                ));
+            }
         }
         if !out.is_empty() {
             stream.write_all(&out).await?;
@@ -92,10 +109,21 @@ pub async fn connect(target: &Target) -> Result<Connection, BackendError> {
     }
     let cancel_key = key.ok_or_else(|| BackendError::Protocol("no BackendKeyData".into()))?;
     buf.clear();
-    Ok(Connection { stream, read_buf: buf, addr, cancel_key, params, context: None, needs_discard: false })
+    Ok(Connection {
+        stream,
+        read_buf: buf,
+        addr,
+        cancel_key,
+        params,
+        context: None,
+        needs_discard: false,
+    })
 }
 
-async fn read_message(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<backend::Message, BackendError> {
+async fn read_message(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Result<backend::Message, BackendError> {
     loop {
         if let Some(m) = backend::Message::parse(buf)? {
             return Ok(m);

@@ -41,12 +41,24 @@ impl Checker<'_> {
         });
     }
 
-    fn duration(&mut self, value: &Option<Spanned<String>>, key: &str, default: Duration) -> Duration {
+    fn duration(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
         let Some(v) = value else { return default };
         match parse_duration(v.get_ref()) {
             Some(d) => d,
             None => {
-                self.problem(&v.span(), key, format!("{:?} is not a duration (use e.g. \"30s\", \"250ms\")", v.get_ref()));
+                self.problem(
+                    &v.span(),
+                    key,
+                    format!(
+                        "{:?} is not a duration (use e.g. \"30s\", \"250ms\")",
+                        v.get_ref()
+                    ),
+                );
                 default
             }
         }
@@ -56,7 +68,14 @@ impl Checker<'_> {
         match value.get_ref().parse() {
             Ok(a) => Some(a),
             Err(_) => {
-                self.problem(&value.span(), key, format!("{:?} is not an address like \"127.0.0.1:6432\"", value.get_ref()));
+                self.problem(
+                    &value.span(),
+                    key,
+                    format!(
+                        "{:?} is not an address like \"127.0.0.1:6432\"",
+                        value.get_ref()
+                    ),
+                );
                 None
             }
         }
@@ -64,7 +83,11 @@ impl Checker<'_> {
 }
 
 pub(super) fn validate(file: &Path, text: &str) -> Result<Config, ConfigError> {
-    let mut c = Checker { file, text, problems: Vec::new() };
+    let mut c = Checker {
+        file,
+        text,
+        problems: Vec::new(),
+    };
     let raw: ConfigFile = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
@@ -90,22 +113,42 @@ pub(super) fn validate(file: &Path, text: &str) -> Result<Config, ConfigError> {
         let _ = (&row.tenant_column, &row.enforcement);
     }
     if c.problems.is_empty() {
-        Ok(Config { source: file.to_owned(), proxy, clusters, tenants, users, plans })
+        Ok(Config {
+            source: file.to_owned(),
+            proxy,
+            clusters,
+            tenants,
+            users,
+            plans,
+        })
     } else {
-        Err(ConfigError { problems: c.problems })
+        Err(ConfigError {
+            problems: c.problems,
+        })
     }
 }
 
 fn proxy(c: &mut Checker, p: &model::ProxySection) -> Proxy {
     let listen = c.socket_addr(&p.listen, "proxy.listen");
-    let admin_listen = p.admin_listen.as_ref().and_then(|a| c.socket_addr(a, "proxy.admin_listen"));
+    let admin_listen = p
+        .admin_listen
+        .as_ref()
+        .and_then(|a| c.socket_addr(a, "proxy.admin_listen"));
     let max_message_size = match &p.max_message_size {
         Some(v) if *v.get_ref() < 1024 => {
-            c.problem(&v.span(), "proxy.max_message_size", "must be at least 1024 bytes");
+            c.problem(
+                &v.span(),
+                "proxy.max_message_size",
+                "must be at least 1024 bytes",
+            );
             DEFAULT_MAX_MESSAGE_SIZE
         }
         Some(v) if *v.get_ref() > 1 << 30 => {
-            c.problem(&v.span(), "proxy.max_message_size", "must be at most 1 GiB, Postgres' own limit");
+            c.problem(
+                &v.span(),
+                "proxy.max_message_size",
+                "must be at most 1 GiB, Postgres' own limit",
+            );
             DEFAULT_MAX_MESSAGE_SIZE
         }
         Some(v) => *v.get_ref(),
@@ -116,9 +159,21 @@ fn proxy(c: &mut Checker, p: &model::ProxySection) -> Proxy {
         admin_listen,
         pool_mode: p.pool_mode,
         auth_method: p.auth_method,
-        startup_timeout: c.duration(&p.startup_timeout, "proxy.startup_timeout", Duration::from_secs(15)),
-        query_wait_timeout: c.duration(&p.query_wait_timeout, "proxy.query_wait_timeout", Duration::from_secs(30)),
-        server_connect_timeout: c.duration(&p.server_connect_timeout, "proxy.server_connect_timeout", Duration::from_secs(5)),
+        startup_timeout: c.duration(
+            &p.startup_timeout,
+            "proxy.startup_timeout",
+            Duration::from_secs(15),
+        ),
+        query_wait_timeout: c.duration(
+            &p.query_wait_timeout,
+            "proxy.query_wait_timeout",
+            Duration::from_secs(30),
+        ),
+        server_connect_timeout: c.duration(
+            &p.server_connect_timeout,
+            "proxy.server_connect_timeout",
+            Duration::from_secs(5),
+        ),
         max_message_size: max_message_size as usize,
         max_client_connections: p.max_client_connections.unwrap_or(10_000),
     }
@@ -128,11 +183,17 @@ fn plans(c: &mut Checker, raw: &BTreeMap<String, Spanned<model::PlanSection>>) -
     raw.iter()
         .map(|(name, p)| {
             let key = format!("plans.{name}.statement_timeout");
-            let statement_timeout = p.get_ref().statement_timeout.as_ref().map(|_| {
-                c.duration(&p.get_ref().statement_timeout, &key, Duration::ZERO)
-            });
+            let statement_timeout = p
+                .get_ref()
+                .statement_timeout
+                .as_ref()
+                .map(|_| c.duration(&p.get_ref().statement_timeout, &key, Duration::ZERO));
             if p.get_ref().pool_size == Some(0) {
-                c.problem(&p.span(), format!("plans.{name}.pool_size"), "must be at least 1");
+                c.problem(
+                    &p.span(),
+                    format!("plans.{name}.pool_size"),
+                    "must be at least 1",
+                );
             }
             Plan {
                 name: name.clone(),
@@ -152,7 +213,11 @@ fn clusters(c: &mut Checker, raw: &[model::ClusterSection]) -> Vec<Cluster> {
     for (i, cl) in raw.iter().enumerate() {
         let key = |k: &str| format!("clusters[{i}].{k}");
         if !seen.insert(cl.name.get_ref().clone()) {
-            c.problem(&cl.name.span(), key("name"), format!("cluster {:?} is defined twice", cl.name.get_ref()));
+            c.problem(
+                &cl.name.span(),
+                key("name"),
+                format!("cluster {:?} is defined twice", cl.name.get_ref()),
+            );
         }
         if cl.host.get_ref().is_empty() {
             c.problem(&cl.host.span(), key("host"), "must not be empty");
@@ -162,14 +227,22 @@ fn clusters(c: &mut Checker, raw: &[model::ClusterSection]) -> Vec<Cluster> {
         }
         let password = match (&cl.password, &cl.password_env) {
             (Some(_), Some(env)) => {
-                c.problem(&env.span(), key("password_env"), "give either password or password_env, not both");
+                c.problem(
+                    &env.span(),
+                    key("password_env"),
+                    "give either password or password_env, not both",
+                );
                 String::new()
             }
             (Some(p), None) => p.clone(),
             (None, Some(env)) => match std::env::var(env.get_ref()) {
                 Ok(p) => p,
                 Err(_) => {
-                    c.problem(&env.span(), key("password_env"), format!("environment variable {} is not set", env.get_ref()));
+                    c.problem(
+                        &env.span(),
+                        key("password_env"),
+                        format!("environment variable {} is not set", env.get_ref()),
+                    );
                     String::new()
                 }
             },
@@ -187,7 +260,12 @@ fn clusters(c: &mut Checker, raw: &[model::ClusterSection]) -> Vec<Cluster> {
     out
 }
 
-fn tenants(c: &mut Checker, raw: &[model::TenantSection], clusters: &[Cluster], plans: &[Plan]) -> Vec<Tenant> {
+fn tenants(
+    c: &mut Checker,
+    raw: &[model::TenantSection],
+    clusters: &[Cluster],
+    plans: &[Plan],
+) -> Vec<Tenant> {
     let mut seen = HashSet::new();
     let mut schemas: BTreeMap<(String, String, String), String> = BTreeMap::new();
     let mut out = Vec::new();
@@ -198,46 +276,101 @@ fn tenants(c: &mut Checker, raw: &[model::TenantSection], clusters: &[Cluster], 
             c.problem(&t.id.span(), key("id"), "must not be empty");
         }
         if !seen.insert(id.clone()) {
-            c.problem(&t.id.span(), key("id"), format!("tenant {id:?} is defined twice"));
+            c.problem(
+                &t.id.span(),
+                key("id"),
+                format!("tenant {id:?} is defined twice"),
+            );
         }
         if !clusters.iter().any(|cl| &cl.name == t.cluster.get_ref()) {
-            c.problem(&t.cluster.span(), key("cluster"), format!("no cluster is named {:?}", t.cluster.get_ref()));
+            c.problem(
+                &t.cluster.span(),
+                key("cluster"),
+                format!("no cluster is named {:?}", t.cluster.get_ref()),
+            );
         }
         if let Some(plan) = &t.plan
             && !plans.iter().any(|p| &p.name == plan.get_ref())
         {
-            c.problem(&plan.span(), key("plan"), format!("no plan is named {:?} (define [plans.{}])", plan.get_ref(), plan.get_ref()));
+            c.problem(
+                &plan.span(),
+                key("plan"),
+                format!(
+                    "no plan is named {:?} (define [plans.{}])",
+                    plan.get_ref(),
+                    plan.get_ref()
+                ),
+            );
         }
         let isolation = match t.isolation.get_ref() {
             IsolationMode::Database => {
                 if let Some(s) = &t.schema {
-                    c.problem(&s.span(), key("schema"), "only schema-isolated tenants have a schema");
+                    c.problem(
+                        &s.span(),
+                        key("schema"),
+                        "only schema-isolated tenants have a schema",
+                    );
                 }
                 Isolation::Database
             }
             IsolationMode::Schema => {
-                let schema = t.schema.as_ref().map(|s| s.get_ref().clone()).unwrap_or_else(|| id.clone());
-                let span = t.schema.as_ref().map(|s| s.span()).unwrap_or_else(|| t.id.span());
+                let schema = t
+                    .schema
+                    .as_ref()
+                    .map(|s| s.get_ref().clone())
+                    .unwrap_or_else(|| id.clone());
+                let span = t
+                    .schema
+                    .as_ref()
+                    .map(|s| s.span())
+                    .unwrap_or_else(|| t.id.span());
                 if schema.is_empty() {
                     c.problem(&span, key("schema"), "must not be empty");
                 }
-                let place = (t.cluster.get_ref().clone(), t.database.get_ref().clone(), schema.clone());
+                let place = (
+                    t.cluster.get_ref().clone(),
+                    t.database.get_ref().clone(),
+                    schema.clone(),
+                );
                 if let Some(other) = schemas.insert(place, id.clone()) {
-                    c.problem(&span, key("schema"), format!("schema {schema:?} is already tenant {other:?}'s in this database"));
+                    c.problem(
+                        &span,
+                        key("schema"),
+                        format!("schema {schema:?} is already tenant {other:?}'s in this database"),
+                    );
                 }
-                let shared_schemas = t.shared_schemas.iter().map(|s| s.get_ref().clone()).collect();
-                Isolation::Schema { schema, shared_schemas }
+                let shared_schemas = t
+                    .shared_schemas
+                    .iter()
+                    .map(|s| s.get_ref().clone())
+                    .collect();
+                Isolation::Schema {
+                    schema,
+                    shared_schemas,
+                }
             }
             IsolationMode::Row => {
-                c.problem(&t.isolation.span(), key("isolation"), "row isolation not yet supported; use \"schema\" or \"database\"");
+                c.problem(
+                    &t.isolation.span(),
+                    key("isolation"),
+                    "row isolation not yet supported; use \"schema\" or \"database\"",
+                );
                 Isolation::Database
             }
         };
         if t.key.is_some() && *t.isolation.get_ref() != IsolationMode::Row {
-            c.problem(&t.id.span(), key("key"), "only row-isolated tenants have a key");
+            c.problem(
+                &t.id.span(),
+                key("key"),
+                "only row-isolated tenants have a key",
+            );
         }
         if !t.shared_schemas.is_empty() && !matches!(isolation, Isolation::Schema { .. }) {
-            c.problem(&t.shared_schemas[0].span(), key("shared_schemas"), "only schema-isolated tenants have shared schemas");
+            c.problem(
+                &t.shared_schemas[0].span(),
+                key("shared_schemas"),
+                "only schema-isolated tenants have shared schemas",
+            );
         }
         out.push(Tenant {
             id: id.clone(),
@@ -251,7 +384,9 @@ fn tenants(c: &mut Checker, raw: &[model::TenantSection], clusters: &[Cluster], 
     let owned: HashSet<(&str, &str, &str)> = out
         .iter()
         .filter_map(|t| match &t.isolation {
-            Isolation::Schema { schema, .. } => Some((t.cluster.as_str(), t.database.as_str(), schema.as_str())),
+            Isolation::Schema { schema, .. } => {
+                Some((t.cluster.as_str(), t.database.as_str(), schema.as_str()))
+            }
             Isolation::Database => None,
         })
         .collect();
@@ -260,7 +395,11 @@ fn tenants(c: &mut Checker, raw: &[model::TenantSection], clusters: &[Cluster], 
             for (j, s) in shared_schemas.iter().enumerate() {
                 if owned.contains(&(t.cluster.as_str(), t.database.as_str(), s.as_str())) {
                     let span = raw[i].shared_schemas[j].span();
-                    c.problem(&span, format!("tenants[{i}].shared_schemas"), format!("{s:?} is a tenant's own schema and cannot be shared"));
+                    c.problem(
+                        &span,
+                        format!("tenants[{i}].shared_schemas"),
+                        format!("{s:?} is a tenant's own schema and cannot be shared"),
+                    );
                 }
             }
         }
@@ -268,7 +407,12 @@ fn tenants(c: &mut Checker, raw: &[model::TenantSection], clusters: &[Cluster], 
     out
 }
 
-fn users(c: &mut Checker, raw: &[model::UserSection], tenants: &[Tenant], auth: AuthMethod) -> Vec<User> {
+fn users(
+    c: &mut Checker,
+    raw: &[model::UserSection],
+    tenants: &[Tenant],
+    auth: AuthMethod,
+) -> Vec<User> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let known = |id: &str| tenants.iter().any(|t| t.id == id);
@@ -279,29 +423,49 @@ fn users(c: &mut Checker, raw: &[model::UserSection], tenants: &[Tenant], auth: 
             c.problem(&u.name.span(), key("name"), "must not be empty");
         }
         if !seen.insert(name.clone()) {
-            c.problem(&u.name.span(), key("name"), format!("user {name:?} is defined twice"));
+            c.problem(
+                &u.name.span(),
+                key("name"),
+                format!("user {name:?} is defined twice"),
+            );
         }
         check_password(c, &u.password, &key("password"), auth);
         if let Some(t) = &u.tenant
             && !known(t.get_ref())
         {
-            c.problem(&t.span(), key("tenant"), format!("no tenant has id {:?}", t.get_ref()));
+            c.problem(
+                &t.span(),
+                key("tenant"),
+                format!("no tenant has id {:?}", t.get_ref()),
+            );
         }
         let allowed = match (&u.tenant, &u.tenants) {
             (None, None) => {
-                c.problem(&u.name.span(), key("tenant"), "a user needs tenant = \"id\" or tenants = [..] / \"*\"");
+                c.problem(
+                    &u.name.span(),
+                    key("tenant"),
+                    "a user needs tenant = \"id\" or tenants = [..] / \"*\"",
+                );
                 AllowedTenants::Only(vec![])
             }
             (Some(t), None) => AllowedTenants::Only(vec![t.get_ref().clone()]),
             (fixed, Some(list)) => match list.get_ref() {
                 TenantList::Any(s) if s == "*" => AllowedTenants::Any,
                 TenantList::Any(s) => {
-                    c.problem(&list.span(), key("tenants"), format!("{s:?} is neither a list of tenant ids nor \"*\""));
+                    c.problem(
+                        &list.span(),
+                        key("tenants"),
+                        format!("{s:?} is neither a list of tenant ids nor \"*\""),
+                    );
                     AllowedTenants::Only(vec![])
                 }
                 TenantList::Named(ids) => {
                     for id in ids.iter().filter(|id| !known(id)) {
-                        c.problem(&list.span(), key("tenants"), format!("no tenant has id {id:?}"));
+                        c.problem(
+                            &list.span(),
+                            key("tenants"),
+                            format!("no tenant has id {id:?}"),
+                        );
                     }
                     let mut ids = ids.clone();
                     if let Some(t) = fixed
@@ -326,7 +490,9 @@ fn users(c: &mut Checker, raw: &[model::UserSection], tenants: &[Tenant], auth: 
 fn check_password(c: &mut Checker, pw: &Spanned<String>, key: &str, auth: AuthMethod) {
     let text = pw.get_ref();
     let is_scram = text.starts_with("SCRAM-SHA-256$");
-    let is_md5 = text.len() == 35 && text.starts_with("md5") && text[3..].bytes().all(|b| b.is_ascii_hexdigit());
+    let is_md5 = text.len() == 35
+        && text.starts_with("md5")
+        && text[3..].bytes().all(|b| b.is_ascii_hexdigit());
     if is_scram && crate::config::scram_verifier_parts(text).is_none() {
         c.problem(&pw.span(), key, "malformed SCRAM verifier; expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>");
     }

@@ -13,7 +13,9 @@ use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::md5pass::{Md5PasswordAuth, hash_md5_password};
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::sasl::SaslMechanisms;
-use pgwire::api::auth::sasl::scram::{SCRAM_ITERATIONS, ScramAuth, ScramSecret, gen_salted_password};
+use pgwire::api::auth::sasl::scram::{
+    SCRAM_ITERATIONS, ScramAuth, ScramSecret, gen_salted_password,
+};
 use pgwire::api::auth::{AuthSource, LoginInfo, Password};
 use pgwire::error::{PgWireError, PgWireResult};
 
@@ -21,7 +23,11 @@ use crate::config::{AuthMethod, Config, scram_verifier_parts};
 use crate::tenant::configured_user;
 
 enum Credential {
-    Plain { password: String, salt: Vec<u8>, salted: Vec<u8> },
+    Plain {
+        password: String,
+        salt: Vec<u8>,
+        salted: Vec<u8>,
+    },
     Scram(ScramVerifierSecret),
     /// `md5` followed by hex(md5(password || user name)).
     Md5Hash(String),
@@ -40,13 +46,19 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("users", &self.users.len()).finish()
+        f.debug_struct("Credentials")
+            .field("users", &self.users.len())
+            .finish()
     }
 }
 
 impl Credentials {
     pub fn from_config(config: &Config) -> Credentials {
-        let users = config.users.iter().map(|u| (u.name.clone(), credential(u.password.expose()))).collect();
+        let users = config
+            .users
+            .iter()
+            .map(|u| (u.name.clone(), credential(u.password.expose())))
+            .collect();
         Credentials { users }
     }
 
@@ -67,18 +79,30 @@ fn credential(text: &str) -> Credential {
             server_key: v.server_key,
         });
     }
-    if text.len() == 35 && text.starts_with("md5") && text[3..].bytes().all(|b| b.is_ascii_hexdigit()) {
+    if text.len() == 35
+        && text.starts_with("md5")
+        && text[3..].bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return Credential::Md5Hash(text.to_ascii_lowercase());
     }
     let salt: [u8; 16] = rand::random();
     let salted = gen_salted_password(text, &salt, SCRAM_ITERATIONS);
-    Credential::Plain { password: text.to_owned(), salt: salt.to_vec(), salted }
+    Credential::Plain {
+        password: text.to_owned(),
+        salt: salt.to_vec(),
+        salted,
+    }
 }
 
 /// The pgwire mechanism factory for the configured method.
-pub fn mechanisms(method: AuthMethod, credentials: Arc<Credentials>) -> Arc<dyn AuthMechanismFactory> {
+pub fn mechanisms(
+    method: AuthMethod,
+    credentials: Arc<Credentials>,
+) -> Arc<dyn AuthMechanismFactory> {
     match method {
-        AuthMethod::ScramSha256 => Arc::new(SaslMechanisms::new(vec![Arc::new(ScramAuth::new(credentials))])),
+        AuthMethod::ScramSha256 => Arc::new(SaslMechanisms::new(vec![Arc::new(ScramAuth::new(
+            credentials,
+        ))])),
         AuthMethod::Md5 => Arc::new(Md5PasswordAuth::new(credentials)),
         AuthMethod::Cleartext => Arc::new(CleartextPasswordAuth::new(credentials)),
     }
@@ -98,11 +122,18 @@ impl AuthSource for Credentials {
         Ok(Password::new(Some(salt.to_vec()), expected.into_bytes()))
     }
 
-    async fn verify_password(&self, login: &LoginInfo, presented: &[u8]) -> PgWireResult<Option<()>> {
+    async fn verify_password(
+        &self,
+        login: &LoginInfo,
+        presented: &[u8],
+    ) -> PgWireResult<Option<()>> {
         let user = login.user().unwrap_or_default();
-        let presented = std::str::from_utf8(presented).map_err(|_| PgWireError::InvalidPassword(user.to_owned()))?;
+        let presented = std::str::from_utf8(presented)
+            .map_err(|_| PgWireError::InvalidPassword(user.to_owned()))?;
         let ok = match self.get(login)? {
-            Credential::Plain { password, .. } => constant_time_eq(password.as_bytes(), presented.as_bytes()),
+            Credential::Plain { password, .. } => {
+                constant_time_eq(password.as_bytes(), presented.as_bytes())
+            }
             Credential::Md5Hash(stored) => {
                 // The stored hash was made with the configured name, not `user.tenant`.
                 let name = configured_user(user, |n| self.users.contains_key(n)).unwrap_or(user);
@@ -111,20 +142,31 @@ impl AuthSource for Credentials {
             }
             Credential::Scram(v) => {
                 let salted = gen_salted_password(presented, &v.salt, v.iterations);
-                match ScramSecret::verifier_from_salted_password(v.salt.clone(), salted, v.iterations) {
-                    ScramSecret::Verifier { stored_key, .. } => constant_time_eq(&stored_key, &v.stored_key),
+                match ScramSecret::verifier_from_salted_password(
+                    v.salt.clone(),
+                    salted,
+                    v.iterations,
+                ) {
+                    ScramSecret::Verifier { stored_key, .. } => {
+                        constant_time_eq(&stored_key, &v.stored_key)
+                    }
                     ScramSecret::SaltedPassword { .. } => false,
                 }
             }
         };
-        if ok { Ok(None) } else { Err(PgWireError::InvalidPassword(user.to_owned())) }
+        if ok {
+            Ok(None)
+        } else {
+            Err(PgWireError::InvalidPassword(user.to_owned()))
+        }
     }
 
     async fn get_scram_secret(&self, login: &LoginInfo) -> PgWireResult<(ScramSecret, Option<()>)> {
         let secret = match self.get(login)? {
-            Credential::Plain { salt, salted, .. } => {
-                ScramSecret::SaltedPassword { salt: salt.clone(), salted_password: salted.clone() }
-            }
+            Credential::Plain { salt, salted, .. } => ScramSecret::SaltedPassword {
+                salt: salt.clone(),
+                salted_password: salted.clone(),
+            },
             Credential::Scram(v) => ScramSecret::Verifier {
                 salt: v.salt.clone(),
                 iterations: v.iterations,
@@ -132,7 +174,9 @@ impl AuthSource for Credentials {
                 server_key: v.server_key.clone(),
             },
             Credential::Md5Hash(_) => {
-                return Err(PgWireError::InvalidPassword(login.user().unwrap_or_default().to_owned()));
+                return Err(PgWireError::InvalidPassword(
+                    login.user().unwrap_or_default().to_owned(),
+                ));
             }
         };
         Ok((secret, None))

@@ -26,8 +26,15 @@ impl CancelRegistry {
     /// Registers a session's key; the returned slot unregisters it on drop.
     pub fn register(self: &Arc<Self>, pid: i32, secret: Vec<u8>) -> CancelSlot {
         let slot: Slot = Arc::default();
-        self.sessions.lock().expect("cancel registry lock").insert(pid, (secret, slot.clone()));
-        CancelSlot { slot, registry: self.clone(), pid }
+        self.sessions
+            .lock()
+            .expect("cancel registry lock")
+            .insert(pid, (secret, slot.clone()));
+        CancelSlot {
+            slot,
+            registry: self.clone(),
+            pid,
+        }
     }
 
     /// Forwards a cancel to the backend the session holds; unknown keys are dropped silently,
@@ -61,10 +68,13 @@ impl CancelSlot {
 
 impl Drop for CancelSlot {
     fn drop(&mut self) {
-        self.registry.sessions.lock().expect("cancel registry lock").remove(&self.pid);
+        self.registry
+            .sessions
+            .lock()
+            .expect("cancel registry lock")
+            .remove(&self.pid);
     }
 }
-
 
 #[cfg(test)]
 mod tests {

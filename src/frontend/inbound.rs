@@ -12,7 +12,8 @@ use super::tracker::{Origin, Request, Tracker};
 use crate::error::ClientError;
 use crate::isolation::{Policy, Rule, Violation};
 use crate::protocol::{
-    Frame, TransactionStatus, parse_message_parts, query_message, query_text, ready_for_query, split_frame,
+    Frame, TransactionStatus, parse_message_parts, query_message, query_text, ready_for_query,
+    split_frame,
 };
 
 /// What the session loop must do after a batch of frames.
@@ -59,11 +60,19 @@ impl Outputs<'_> {
 
 impl Inbound {
     pub fn new(policy: Arc<Policy>, limit: usize) -> Inbound {
-        Inbound { policy, limit, skip: None }
+        Inbound {
+            policy,
+            limit,
+            skip: None,
+        }
     }
 
     /// Translates every complete frame in `buf`.
-    pub fn translate(&mut self, buf: &mut BytesMut, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
+    pub fn translate(
+        &mut self,
+        buf: &mut BytesMut,
+        out: &mut Outputs<'_>,
+    ) -> Result<Flow, ClientError> {
         while let Some(frame) = split_frame(buf, self.limit)? {
             if self.translate_frame(frame, out)? == Flow::Terminate {
                 return Ok(Flow::Terminate);
@@ -78,7 +87,11 @@ impl Inbound {
         self.skip = Some(Skip::Local);
     }
 
-    fn translate_frame(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
+    fn translate_frame(
+        &mut self,
+        frame: Frame,
+        out: &mut Outputs<'_>,
+    ) -> Result<Flow, ClientError> {
         if let Some(skip) = self.skip {
             match frame.tag {
                 b'S' => self.skip = None,
@@ -95,7 +108,10 @@ impl Inbound {
             b'P' => return self.parse(frame, out),
             b'F' => {
                 // FunctionCall invokes any function by OID, around every SQL check.
-                let v = Violation { rule: Rule::ForbiddenFunction, detail: "the FunctionCall protocol message (fast-path) is not supported".into() };
+                let v = Violation {
+                    rule: Rule::ForbiddenFunction,
+                    detail: "the FunctionCall protocol message (fast-path) is not supported".into(),
+                };
                 self.refuse_simple(v, out);
                 return Ok(Flow::Continue);
             }
@@ -107,7 +123,10 @@ impl Inbound {
             b'S' => Some(Request::Sync),
             b'H' | b'd' | b'c' | b'f' => None,
             other => {
-                return Err(ClientError::Protocol(format!("unexpected message type {:?}", other as char)));
+                return Err(ClientError::Protocol(format!(
+                    "unexpected message type {:?}",
+                    other as char
+                )));
             }
         };
         if let Some(r) = request {
@@ -118,7 +137,8 @@ impl Inbound {
     }
 
     fn query(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
-        let sql = query_text(frame.body()).ok_or_else(|| ClientError::Protocol("malformed Query message".into()))?;
+        let sql = query_text(frame.body())
+            .ok_or_else(|| ClientError::Protocol("malformed Query message".into()))?;
         match self.check(sql) {
             Ok(()) => {
                 out.tracker.push(Request::Query, Origin::Client);
@@ -130,8 +150,8 @@ impl Inbound {
     }
 
     fn parse(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
-        let (_, sql, _) =
-            parse_message_parts(frame.body()).ok_or_else(|| ClientError::Protocol("malformed Parse message".into()))?;
+        let (_, sql, _) = parse_message_parts(frame.body())
+            .ok_or_else(|| ClientError::Protocol("malformed Parse message".into()))?;
         match self.check(sql) {
             Ok(()) => {
                 out.tracker.push(Request::Parse, Origin::Client);
@@ -150,8 +170,10 @@ impl Inbound {
     }
 
     fn check(&self, sql: &[u8]) -> Result<(), Violation> {
-        let sql = std::str::from_utf8(sql)
-            .map_err(|_| Violation { rule: Rule::Unreadable, detail: "SQL text is not valid UTF-8".into() })?;
+        let sql = std::str::from_utf8(sql).map_err(|_| Violation {
+            rule: Rule::Unreadable,
+            detail: "SQL text is not valid UTF-8".into(),
+        })?;
         self.policy.check(sql)
     }
 
@@ -200,7 +222,10 @@ mod tests {
 
     #[test]
     fn raise_sql_quotes_the_message() {
-        let v = Violation { rule: Rule::ForeignSchema, detail: "o'hara $tenantgate_refusal$".into() };
+        let v = Violation {
+            rule: Rule::ForeignSchema,
+            detail: "o'hara $tenantgate_refusal$".into(),
+        };
         let sql = raise_sql(&v);
         assert!(sql.contains("o''hara"), "{sql}");
         assert_eq!(sql.matches("$tenantgate_refusal$").count(), 2, "{sql}");

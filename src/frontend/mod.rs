@@ -32,18 +32,19 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static,
 {
     let timeout = shared.config.proxy.startup_timeout;
-    let opening = match tokio::time::timeout(timeout, startup::handshake(stream, peer, &shared)).await {
-        Err(_) => {
-            tracing::info!(%peer, "client did not finish startup within {timeout:?}");
-            return;
-        }
-        Ok(Err(ClientError::ClientGone)) => return,
-        Ok(Err(e)) => {
-            tracing::info!(%peer, error = %e, "login refused");
-            return;
-        }
-        Ok(Ok(opening)) => opening,
-    };
+    let opening =
+        match tokio::time::timeout(timeout, startup::handshake(stream, peer, &shared)).await {
+            Err(_) => {
+                tracing::info!(%peer, "client did not finish startup within {timeout:?}");
+                return;
+            }
+            Ok(Err(ClientError::ClientGone)) => return,
+            Ok(Err(e)) => {
+                tracing::info!(%peer, error = %e, "login refused");
+                return;
+            }
+            Ok(Ok(opening)) => opening,
+        };
     let login = match opening {
         Opening::Cancel { pid, secret } => {
             shared.cancels.cancel(pid, &secret).await;

@@ -27,7 +27,12 @@ impl Outbound {
     }
 
     /// Moves everything decidable in `buf` to `out` (forwarded chunks, in order) or drops it.
-    pub fn drain(&mut self, buf: &mut BytesMut, tracker: &mut Tracker, out: &mut Vec<Bytes>) -> Result<(), ClientError> {
+    pub fn drain(
+        &mut self,
+        buf: &mut BytesMut,
+        tracker: &mut Tracker,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), ClientError> {
         let mut forward_len = 0; // a prefix of `buf` already decided to go to the client
         loop {
             let available = buf.len() - forward_len;
@@ -93,7 +98,12 @@ mod tests {
         tracker.push(Request::Query, Origin::Setup);
         tracker.push(Request::Query, Origin::Client);
         let setup: Vec<u8> = [frame(b'C', b"SET\0"), frame(b'Z', b"I")].concat();
-        let client: Vec<u8> = [frame(b'D', &[7u8; 100]), frame(b'C', b"SELECT 1\0"), frame(b'Z', b"I")].concat();
+        let client: Vec<u8> = [
+            frame(b'D', &[7u8; 100]),
+            frame(b'C', b"SELECT 1\0"),
+            frame(b'Z', b"I"),
+        ]
+        .concat();
         let all = [setup, client.clone()].concat();
         let mut ob = Outbound::default();
         let mut out = Vec::new();

@@ -38,9 +38,21 @@ enum Detach {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
-    pub fn new(client: S, leftover: BytesMut, tenant: TenantContext, max_message: usize, cancel: CancelSlot) -> Self {
+    pub fn new(
+        client: S,
+        leftover: BytesMut,
+        tenant: TenantContext,
+        max_message: usize,
+        cancel: CancelSlot,
+    ) -> Self {
         let inbound = Inbound::new(tenant.policy.clone(), max_message);
-        Relay { client, client_buf: leftover, tenant, inbound, cancel }
+        Relay {
+            client,
+            client_buf: leftover,
+            tenant,
+            inbound,
+            cancel,
+        }
     }
 
     /// Serves the session until the client leaves; a fatal error is reported to the client.
@@ -60,7 +72,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         loop {
             let mut batch = BytesMut::new();
             let mut tracker = Tracker::default();
-            if self.read_until_backend_needed(&mut batch, &mut tracker).await? == Flow::Terminate {
+            if self
+                .read_until_backend_needed(&mut batch, &mut tracker)
+                .await?
+                == Flow::Terminate
+            {
                 return Ok(());
             }
             let mut checkout = match self.tenant.pool.checkout().await {
@@ -94,15 +110,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
 
     /// Reads and translates client frames while no backend is held, answering refusals
     /// locally, until there is something for a backend.
-    async fn read_until_backend_needed(&mut self, batch: &mut BytesMut, tracker: &mut Tracker) -> Result<Flow, ClientError> {
+    async fn read_until_backend_needed(
+        &mut self,
+        batch: &mut BytesMut,
+        tracker: &mut Tracker,
+    ) -> Result<Flow, ClientError> {
         let mut local = BytesMut::new();
         loop {
             let flow = self.inbound.translate(
                 &mut self.client_buf,
-                &mut Outputs { backend: batch, client: &mut local, tracker, attached: false },
+                &mut Outputs {
+                    backend: batch,
+                    client: &mut local,
+                    tracker,
+                    attached: false,
+                },
             )?;
             if !local.is_empty() {
-                self.client.write_all(&local).await.map_err(|_| ClientError::ClientGone)?;
+                self.client
+                    .write_all(&local)
+                    .await
+                    .map_err(|_| ClientError::ClientGone)?;
                 local.clear();
             }
             if flow == Flow::Terminate {
@@ -111,7 +139,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             if !batch.is_empty() {
                 return Ok(Flow::Continue);
             }
-            if self.client.read_buf(&mut self.client_buf).await.unwrap_or(0) == 0 {
+            if self
+                .client
+                .read_buf(&mut self.client_buf)
+                .await
+                .unwrap_or(0)
+                == 0
+            {
                 return Ok(Flow::Terminate);
             }
         }
@@ -119,7 +153,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
 
     /// Answers a batch that got no backend: an error, then ReadyForQuery for each Query or
     /// Sync in it, as Postgres answers a batch whose first message fails.
-    async fn fail_batch(&mut self, error: &ClientError, tracker: &mut Tracker) -> Result<(), ClientError> {
+    async fn fail_batch(
+        &mut self,
+        error: &ClientError,
+        tracker: &mut Tracker,
+    ) -> Result<(), ClientError> {
         tracing::warn!(error = %error, "no backend connection for a client batch");
         let mut out = BytesMut::new();
         let readies = tracker.ready_expected();
@@ -131,12 +169,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             self.inbound.fail_until_sync();
         }
         tracker.clear();
-        self.client.write_all(&out).await.map_err(|_| ClientError::ClientGone)
+        self.client
+            .write_all(&out)
+            .await
+            .map_err(|_| ClientError::ClientGone)
     }
 
     /// Relays both directions until the backend can be released or the client leaves.
     /// Returns how it ended and whether the connection is clean enough to reuse.
-    async fn attached(&mut self, checkout: &mut Checkout, batch: BytesMut, mut tracker: Tracker) -> Result<(Detach, bool), ClientError> {
+    async fn attached(
+        &mut self,
+        checkout: &mut Checkout,
+        batch: BytesMut,
+        mut tracker: Tracker,
+    ) -> Result<(Detach, bool), ClientError> {
         let mode = self.tenant.pool.mode;
         let conn = checkout.conn();
         let mut first = BytesMut::with_capacity(batch.len() + 128);
@@ -144,7 +190,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         first.extend_from_slice(&batch);
         tracker.prepend(Request::Query, Origin::Setup, setups);
 
-        let link = Link { tracker: Mutex::new(tracker), ..Link::default() };
+        let link = Link {
+            tracker: Mutex::new(tracker),
+            ..Link::default()
+        };
         let (client_read, client_write) = tokio::io::split(&mut self.client);
         let (backend_read, backend_write) = conn.stream.split();
         let backend_buf = &mut conn.read_buf;
@@ -160,7 +209,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             loop {
                 if !out.is_empty() {
                     link.upstream_busy.store(true, Ordering::Relaxed);
-                    backend_write.write_all(&out).await.map_err(|_| ClientError::BackendLost)?;
+                    backend_write
+                        .write_all(&out)
+                        .await
+                        .map_err(|_| ClientError::BackendLost)?;
                     link.upstream_busy.store(false, Ordering::Relaxed);
                     out.clear();
                     if link.releasable(mode) {
@@ -172,7 +224,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                 }
                 let flow = inbound.translate(
                     client_buf,
-                    &mut Outputs { backend: &mut out, client: &mut local, tracker: &mut link.tracker(), attached: true },
+                    &mut Outputs {
+                        backend: &mut out,
+                        client: &mut local,
+                        tracker: &mut link.tracker(),
+                        attached: true,
+                    },
                 )?;
                 debug_assert!(local.is_empty(), "refusals go through the attached backend");
                 if flow == Flow::Terminate {
@@ -187,14 +244,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             let mut outbound = Outbound::default();
             let mut chunks: Vec<Bytes> = Vec::new();
             loop {
-                if backend_read.read_buf(backend_buf).await.map_err(|_| ClientError::BackendLost)? == 0 {
+                if backend_read
+                    .read_buf(backend_buf)
+                    .await
+                    .map_err(|_| ClientError::BackendLost)?
+                    == 0
+                {
                     return Err(ClientError::BackendLost);
                 }
                 outbound.drain(backend_buf, &mut link.tracker(), &mut chunks)?;
-                link.backend_quiet.store(outbound.at_boundary() && backend_buf.is_empty(), Ordering::Relaxed);
+                link.backend_quiet.store(
+                    outbound.at_boundary() && backend_buf.is_empty(),
+                    Ordering::Relaxed,
+                );
                 link.downstream_busy.store(true, Ordering::Relaxed);
                 for chunk in chunks.drain(..) {
-                    client_write.write_all(&chunk).await.map_err(|_| ClientError::ClientGone)?;
+                    client_write
+                        .write_all(&chunk)
+                        .await
+                        .map_err(|_| ClientError::ClientGone)?;
                 }
                 link.downstream_busy.store(false, Ordering::Relaxed);
                 if link.releasable(mode) {
@@ -208,7 +276,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             r = downstream => r,
         };
         match ended {
-            Ok(Detach::ClientGone) => Ok((Detach::ClientGone, link.releasable(PoolMode::Transaction))),
+            Ok(Detach::ClientGone) => {
+                Ok((Detach::ClientGone, link.releasable(PoolMode::Transaction)))
+            }
             Ok(Detach::Idle) => Ok((Detach::Idle, true)),
             Err(ClientError::ClientGone) => Ok((Detach::ClientGone, false)),
             Err(e) => Err(e),

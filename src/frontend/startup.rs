@@ -45,12 +45,19 @@ pub struct Login<S> {
 type ClientFramed<S> = Framed<S, PgWireMessageServerCodec<()>>;
 
 /// Runs startup to completion. On failure the client has been sent a FATAL error.
-pub async fn handshake<S>(mut stream: S, peer: SocketAddr, shared: &Shared) -> Result<Opening<S>, ClientError>
+pub async fn handshake<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> Result<Opening<S>, ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static,
 {
     let buf = negotiate_ssl(&mut stream).await?;
-    let mut parts = FramedParts::new(stream, PgWireMessageServerCodec::new(DefaultClient::new(peer, false)));
+    let mut parts = FramedParts::new(
+        stream,
+        PgWireMessageServerCodec::new(DefaultClient::new(peer, false)),
+    );
     parts.read_buf = buf;
     let mut framed: ClientFramed<S> = Framed::from_parts(parts);
     framed.set_state(PgWireConnectionState::AwaitingStartup);
@@ -68,16 +75,25 @@ where
 
 /// Answers SSLRequest and GSSENCRequest with 'N' (no TLS yet) and returns the bytes read
 /// past them.
-async fn negotiate_ssl<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> Result<BytesMut, ClientError> {
+async fn negotiate_ssl<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+) -> Result<BytesMut, ClientError> {
     let mut buf = BytesMut::with_capacity(512);
     for _ in 0..3 {
         while buf.len() < 8 {
-            if stream.read_buf(&mut buf).await.map_err(|_| ClientError::ClientGone)? == 0 {
+            if stream
+                .read_buf(&mut buf)
+                .await
+                .map_err(|_| ClientError::ClientGone)?
+                == 0
+            {
                 return Err(ClientError::ClientGone);
             }
         }
         if buf[0] == 0x16 {
-            return Err(ClientError::UnsupportedStartup("direct TLS connections are not supported yet".into()));
+            return Err(ClientError::UnsupportedStartup(
+                "direct TLS connections are not supported yet".into(),
+            ));
         }
         let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
         let code = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
@@ -85,13 +101,19 @@ async fn negotiate_ssl<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> Res
             return Ok(buf);
         }
         let _ = buf.split_to(8);
-        stream.write_all(b"N").await.map_err(|_| ClientError::ClientGone)?;
+        stream
+            .write_all(b"N")
+            .await
+            .map_err(|_| ClientError::ClientGone)?;
     }
     Err(ClientError::Protocol("too many encryption requests".into()))
 }
 
 /// Startup packet and authentication; `None` if the client hung up.
-async fn login<S>(framed: &mut ClientFramed<S>, shared: &Shared) -> Result<Option<Partial>, ClientError>
+async fn login<S>(
+    framed: &mut ClientFramed<S>,
+    shared: &Shared,
+) -> Result<Option<Partial>, ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static,
 {
@@ -99,14 +121,21 @@ where
     let mut outcome = match next(framed).await? {
         None => return Ok(None),
         Some(PgWireFrontendMessage::CancelRequest(c)) => {
-            return Ok(Some(Partial::Cancel { pid: c.pid, secret: c.secret_key.to_bytes() }));
+            return Ok(Some(Partial::Cancel {
+                pid: c.pid,
+                secret: c.secret_key.to_bytes(),
+            }));
         }
         Some(PgWireFrontendMessage::Startup(startup)) => {
-            pgwire::api::auth::protocol_negotiation(framed, &startup).await.map_err(|e| auth_error(e, ""))?;
+            pgwire::api::auth::protocol_negotiation(framed, &startup)
+                .await
+                .map_err(|e| auth_error(e, ""))?;
             check_startup_parameters(&startup)?;
             pgwire::api::auth::save_startup_parameters_to_metadata(framed, &startup);
             let user = framed.metadata().get("user").cloned().unwrap_or_default();
-            auth.begin_authentication(framed, shared.mechanisms.create()).await.map_err(|e| auth_error(e, &user))?
+            auth.begin_authentication(framed, shared.mechanisms.create())
+                .await
+                .map_err(|e| auth_error(e, &user))?
         }
         Some(_) => return Err(ClientError::Protocol("expected a startup message".into())),
     };
@@ -118,26 +147,46 @@ where
         }
         outcome = match next(framed).await? {
             None => return Ok(None),
-            Some(PgWireFrontendMessage::PasswordMessageFamily(m)) => {
-                auth.advance_authentication(framed, m).await.map_err(|e| auth_error(e, &user))?
-            }
+            Some(PgWireFrontendMessage::PasswordMessageFamily(m)) => auth
+                .advance_authentication(framed, m)
+                .await
+                .map_err(|e| auth_error(e, &user))?,
             Some(_) => return Err(ClientError::Protocol("expected a password message".into())),
         };
     };
     let database = framed.metadata().get("database").cloned();
-    let tenant = shared.directory.resolve(LoginRequest { sni: None, user: &user, database: database.as_deref() })?;
+    let tenant = shared.directory.resolve(LoginRequest {
+        sni: None,
+        user: &user,
+        database: database.as_deref(),
+    })?;
     let slot = tenant.pool.admit_client(tenant.id.as_str())?;
-    let params = tenant.pool.db.server_params(shared.config.proxy.query_wait_timeout).await?;
+    let params = tenant
+        .pool
+        .db
+        .server_params(shared.config.proxy.query_wait_timeout)
+        .await?;
     let reported = Reported::new(params, framed.metadata(), &user);
-    let driver = AuthDriver::<Reported>::new(reported).with_pid_secret_key_generator(shared.keys.clone());
-    driver.complete_authentication(framed, final_message).await.map_err(|e| auth_error(e, &user))?;
+    let driver =
+        AuthDriver::<Reported>::new(reported).with_pid_secret_key_generator(shared.keys.clone());
+    driver
+        .complete_authentication(framed, final_message)
+        .await
+        .map_err(|e| auth_error(e, &user))?;
     Ok(Some(Partial::Session { user, tenant, slot }))
 }
 
 /// A finished login before the stream is taken back from pgwire.
 enum Partial {
-    Session { user: String, tenant: TenantContext, slot: ClientSlot },
-    Cancel { pid: i32, secret: Bytes },
+    Session {
+        user: String,
+        tenant: TenantContext,
+        slot: ClientSlot,
+    },
+    Cancel {
+        pid: i32,
+        secret: Bytes,
+    },
 }
 
 fn finish<S>(framed: ClientFramed<S>, partial: Partial) -> Opening<S>
@@ -178,9 +227,9 @@ fn auth_error(e: PgWireError, user: &str) -> ClientError {
     match e {
         // pgwire names the user from the SCRAM message, which libpq leaves empty.
         PgWireError::InvalidPassword(_) => ClientError::BadPassword(user.to_owned()),
-        PgWireError::UnsupportedProtocolVersion(major, minor) => {
-            ClientError::UnsupportedStartup(format!("unsupported frontend protocol {major}.{minor}"))
-        }
+        PgWireError::UnsupportedProtocolVersion(major, minor) => ClientError::UnsupportedStartup(
+            format!("unsupported frontend protocol {major}.{minor}"),
+        ),
         PgWireError::IoError(_) => ClientError::ClientGone,
         other => ClientError::Protocol(other.to_string()),
     }
@@ -190,11 +239,20 @@ fn auth_error(e: PgWireError, user: &str) -> ClientError {
 /// accepted; in transaction pooling they do not reach the backend (see docs/startup.md).
 fn check_startup_parameters(startup: &Startup) -> Result<(), ClientError> {
     let params = &startup.parameters;
-    if params.get("replication").is_some_and(|v| !matches!(v.as_str(), "false" | "off" | "0" | "no")) {
-        return Err(ClientError::UnsupportedStartup("replication connections are not supported".into()));
+    if params
+        .get("replication")
+        .is_some_and(|v| !matches!(v.as_str(), "false" | "off" | "0" | "no"))
+    {
+        return Err(ClientError::UnsupportedStartup(
+            "replication connections are not supported".into(),
+        ));
     }
     if let Some(encoding) = params.get("client_encoding") {
-        let normalized: String = encoding.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase();
+        let normalized: String = encoding
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_uppercase();
         if !matches!(normalized.as_str(), "UTF8" | "UNICODE" | "SQLASCII") {
             return Err(ClientError::UnsupportedStartup(format!(
                 "client_encoding {encoding} is not supported; tenantgate speaks UTF8"
@@ -204,7 +262,9 @@ fn check_startup_parameters(startup: &Startup) -> Result<(), ClientError> {
     if let Some(options) = params.get("options") {
         for name in option_names(options) {
             if crate::isolation::is_protected_setting(&name) {
-                return Err(ClientError::ForbiddenStartupParameter(format!("options -c {name}")));
+                return Err(ClientError::ForbiddenStartupParameter(format!(
+                    "options -c {name}"
+                )));
             }
         }
     }
@@ -244,7 +304,10 @@ struct Reported(HashMap<String, String>);
 impl Reported {
     fn new(server: &[(String, String)], startup: &HashMap<String, String>, user: &str) -> Reported {
         let mut p: HashMap<String, String> = server.iter().cloned().collect();
-        p.insert("application_name".into(), startup.get("application_name").cloned().unwrap_or_default());
+        p.insert(
+            "application_name".into(),
+            startup.get("application_name").cloned().unwrap_or_default(),
+        );
         p.insert("client_encoding".into(), "UTF8".into());
         p.insert("is_superuser".into(), "off".into());
         p.insert("session_authorization".into(), user.to_owned());
@@ -265,7 +328,13 @@ mod tests {
     #[test]
     fn reads_setting_names_from_options() {
         assert_eq!(option_names("-c search_path=x"), vec!["search_path"]);
-        assert_eq!(option_names("-csearch_path=x --statement-timeout=5"), vec!["search_path", "statement_timeout"]);
-        assert_eq!(option_names("-c  Role=admin -c geqo=off"), vec!["role", "geqo"]);
+        assert_eq!(
+            option_names("-csearch_path=x --statement-timeout=5"),
+            vec!["search_path", "statement_timeout"]
+        );
+        assert_eq!(
+            option_names("-c  Role=admin -c geqo=off"),
+            vec!["role", "geqo"]
+        );
     }
 }

@@ -87,7 +87,9 @@ impl Tracker {
 
     /// Whether the last pending request closes an extended-protocol batch.
     pub fn ends_with_sync(&self) -> bool {
-        self.pending.back().is_none_or(|e| matches!(e.request, Request::Sync | Request::Query))
+        self.pending
+            .back()
+            .is_none_or(|e| matches!(e.request, Request::Sync | Request::Query))
     }
 
     pub fn is_idle(&self) -> bool {
@@ -96,7 +98,10 @@ impl Tracker {
 
     /// How many ReadyForQuery messages are still to come.
     pub fn ready_expected(&self) -> usize {
-        self.pending.iter().filter(|e| matches!(e.request, Request::Query | Request::Sync)).count()
+        self.pending
+            .iter()
+            .filter(|e| matches!(e.request, Request::Query | Request::Sync))
+            .count()
     }
 
     pub fn status(&self) -> Option<TransactionStatus> {
@@ -109,11 +114,22 @@ impl Tracker {
 
     /// Decides the fate of a backend message with this tag; `ready` carries ReadyForQuery's
     /// status byte.
-    pub fn on_message(&mut self, tag: u8, ready: Option<TransactionStatus>) -> Result<Disposition, Desync> {
+    pub fn on_message(
+        &mut self,
+        tag: u8,
+        ready: Option<TransactionStatus>,
+    ) -> Result<Disposition, Desync> {
         // Notices, parameter changes and notifications may come at any time.
         if matches!(tag, b'N' | b'S' | b'A') {
-            let client = self.pending.front().is_none_or(|e| e.origin == Origin::Client);
-            return Ok(if client { Disposition::Forward } else { Disposition::Swallow });
+            let client = self
+                .pending
+                .front()
+                .is_none_or(|e| e.origin == Origin::Client);
+            return Ok(if client {
+                Disposition::Forward
+            } else {
+                Disposition::Swallow
+            });
         }
         let Some(head) = self.pending.front().copied() else {
             return Err(Desync(tag as char));
@@ -130,7 +146,11 @@ impl Tracker {
             (_, b'E') => {
                 // Postgres skips every extended message up to the next Sync after an error.
                 self.pending.pop_front();
-                while self.pending.front().is_some_and(|e| e.request != Request::Sync) {
+                while self
+                    .pending
+                    .front()
+                    .is_some_and(|e| e.request != Request::Sync)
+                {
                     self.pending.pop_front();
                 }
                 return Ok(head.disposition(tag));
@@ -180,14 +200,23 @@ mod tests {
             t.push(r, Origin::Refusal);
         }
         t.push(Request::Sync, Origin::Client);
-        assert_eq!(run(&mut t, "12EZ"), vec![Swallow, Swallow, Forward, Forward]);
+        assert_eq!(
+            run(&mut t, "12EZ"),
+            vec![Swallow, Swallow, Forward, Forward]
+        );
         assert!(t.is_idle());
     }
 
     #[test]
     fn an_error_skips_to_sync() {
         let mut t = Tracker::default();
-        for r in [Request::Parse, Request::Bind, Request::Describe, Request::Execute, Request::Sync] {
+        for r in [
+            Request::Parse,
+            Request::Bind,
+            Request::Describe,
+            Request::Execute,
+            Request::Sync,
+        ] {
             t.push(r, Origin::Client);
         }
         assert_eq!(run(&mut t, "EZ"), vec![Forward, Forward]);

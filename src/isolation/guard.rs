@@ -16,7 +16,10 @@ use super::lexer::{Statement, Token};
 use super::{Rule, Violation, is_protected_setting};
 
 fn refuse(rule: Rule, detail: impl Into<String>) -> Violation {
-    Violation { rule, detail: detail.into() }
+    Violation {
+        rule,
+        detail: detail.into(),
+    }
 }
 
 /// Checks one statement; `schema_tenant` adds the refusal of schema-level statements.
@@ -29,7 +32,10 @@ pub fn check(statement: &Statement<'_>, schema_tenant: bool) -> Result<(), Viola
 
 fn words<'s>(statement: &'s Statement<'_>) -> impl Iterator<Item = &'s str> {
     statement.iter().map_while(|t| match t {
-        Token::Word { text, quoted: false } => Some(text.as_ref()),
+        Token::Word {
+            text,
+            quoted: false,
+        } => Some(text.as_ref()),
         _ => None,
     })
 }
@@ -37,13 +43,28 @@ fn words<'s>(statement: &'s Statement<'_>) -> impl Iterator<Item = &'s str> {
 /// Statement kinds that act beyond one tenant.
 fn forbidden_statement(statement: &Statement<'_>, schema_tenant: bool) -> Result<(), Violation> {
     const OBJECTS: &[&str] = &[
-        "role", "user", "group", "database", "tablespace", "subscription", "publication", "extension", "server",
+        "role",
+        "user",
+        "group",
+        "database",
+        "tablespace",
+        "subscription",
+        "publication",
+        "extension",
+        "server",
         "language",
     ];
     let head: Vec<&str> = words(statement).take(4).collect();
     let object = match head.as_slice() {
-        ["create", "or", "replace", rest @ ..] | ["create", rest @ ..] | ["alter", rest @ ..] | ["drop", rest @ ..] => {
-            let rest: Vec<&str> = rest.iter().copied().filter(|w| !matches!(*w, "trusted" | "procedural")).collect();
+        ["create", "or", "replace", rest @ ..]
+        | ["create", rest @ ..]
+        | ["alter", rest @ ..]
+        | ["drop", rest @ ..] => {
+            let rest: Vec<&str> = rest
+                .iter()
+                .copied()
+                .filter(|w| !matches!(*w, "trusted" | "procedural"))
+                .collect();
             match rest.as_slice() {
                 [o, ..] if OBJECTS.contains(o) => Some(o.to_string()),
                 ["foreign", "data", ..] => Some("foreign data wrapper".into()),
@@ -63,7 +84,10 @@ fn forbidden_statement(statement: &Statement<'_>, schema_tenant: bool) -> Result
     };
     if let Some(object) = object {
         let verb = head.first().copied().unwrap_or_default().to_uppercase();
-        return Err(refuse(Rule::ForbiddenStatement, format!("{verb} {}", object.to_uppercase())));
+        return Err(refuse(
+            Rule::ForbiddenStatement,
+            format!("{verb} {}", object.to_uppercase()),
+        ));
     }
     if head.first() == Some(&"copy") {
         copy_target(statement)?;
@@ -81,7 +105,10 @@ fn copy_target(statement: &Statement<'_>) -> Result<(), Violation> {
             t if depth == 0 && (t.is_kw("from") || t.is_kw("to")) => {
                 return match statement.get(i + 1) {
                     Some(next) if next.is_kw("stdin") || next.is_kw("stdout") => Ok(()),
-                    _ => Err(refuse(Rule::ForbiddenStatement, "COPY to or from a server file or program; use STDIN/STDOUT")),
+                    _ => Err(refuse(
+                        Rule::ForbiddenStatement,
+                        "COPY to or from a server file or program; use STDIN/STDOUT",
+                    )),
                 };
             }
             _ => {}
@@ -93,7 +120,9 @@ fn copy_target(statement: &Statement<'_>) -> Result<(), Violation> {
 /// `SET`, `RESET`, `DISCARD ALL` and `set_config()` of protected settings.
 fn settings(statement: &Statement<'_>) -> Result<(), Violation> {
     // Routine definitions have SET clauses but no assignments.
-    let definition = statement.first().is_some_and(|t| t.is_kw("create") || t.is_kw("alter") || t.is_kw("do"));
+    let definition = statement
+        .first()
+        .is_some_and(|t| t.is_kw("create") || t.is_kw("alter") || t.is_kw("do"));
     for (i, t) in statement.iter().enumerate() {
         let rest = &statement[i + 1..];
         if t.is_kw("set") && (definition || !is_assignment(&statement[..i])) {
@@ -105,8 +134,18 @@ fn settings(statement: &Statement<'_>) -> Result<(), Violation> {
         } else if t.word() == Some("set_config") && rest.first().is_some_and(|n| n.is_punct('(')) {
             match rest.get(1) {
                 Some(Token::Str(name)) if !is_protected_setting(name) => {}
-                Some(Token::Str(name)) => return Err(refuse(Rule::ProtectedSetting, format!("set_config('{name}')"))),
-                _ => return Err(refuse(Rule::ProtectedSetting, "set_config() with a computed setting name")),
+                Some(Token::Str(name)) => {
+                    return Err(refuse(
+                        Rule::ProtectedSetting,
+                        format!("set_config('{name}')"),
+                    ));
+                }
+                _ => {
+                    return Err(refuse(
+                        Rule::ProtectedSetting,
+                        "set_config() with a computed setting name",
+                    ));
+                }
             }
         }
     }
@@ -128,7 +167,12 @@ fn is_assignment(before: &[Token<'_>]) -> bool {
 
 fn set_clause(rest: &[Token<'_>]) -> Result<(), Violation> {
     let rest = match rest.first() {
-        Some(t) if t.is_kw("session") && !rest.get(1).is_some_and(|n| n.is_kw("authorization") || n.is_kw("characteristics")) => {
+        Some(t)
+            if t.is_kw("session")
+                && !rest
+                    .get(1)
+                    .is_some_and(|n| n.is_kw("authorization") || n.is_kw("characteristics")) =>
+        {
             &rest[1..]
         }
         Some(t) if t.is_kw("local") => &rest[1..],
@@ -142,7 +186,10 @@ fn set_clause(rest: &[Token<'_>]) -> Result<(), Violation> {
         None => false,
     };
     if refused {
-        return Err(refuse(Rule::ProtectedSetting, format!("SET {}", name.unwrap_or_default())));
+        return Err(refuse(
+            Rule::ProtectedSetting,
+            format!("SET {}", name.unwrap_or_default()),
+        ));
     }
     Ok(())
 }
@@ -159,23 +206,56 @@ fn reset(rest: &[Token<'_>]) -> Result<(), Violation> {
 fn setting_name(tokens: &[Token<'_>]) -> Option<String> {
     let first = tokens.first()?.word()?.to_ascii_lowercase();
     match (tokens.get(1), tokens.get(2).and_then(Token::word)) {
-        (Some(Token::Punct('.')), Some(second)) => Some(format!("{first}.{}", second.to_ascii_lowercase())),
+        (Some(Token::Punct('.')), Some(second)) => {
+            Some(format!("{first}.{}", second.to_ascii_lowercase()))
+        }
         _ => Some(first),
     }
 }
 
 fn forbidden_name(name: &str) -> bool {
     const EXACT: &[&str] = &[
-        "pg_stat_activity", "pg_locks", "pg_stat_statements", "pg_stat_statements_info", "pg_prepared_xacts",
-        "pg_stat_replication", "pg_stat_ssl", "pg_stat_gssapi", "pg_stat_wal_receiver", "pg_stat_subscription",
-        "pg_backend_memory_contexts", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf",
-        "pg_rotate_logfile", "pg_promote", "pg_stat_file", "pg_blocking_pids", "pg_safe_snapshot_blocking_pids",
-        "pg_log_backend_memory_contexts", "pg_current_logfile", "loread", "lowrite", "ts_stat", "ts_rewrite",
-        "pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters", "pg_notification_queue_usage",
+        "pg_stat_activity",
+        "pg_locks",
+        "pg_stat_statements",
+        "pg_stat_statements_info",
+        "pg_prepared_xacts",
+        "pg_stat_replication",
+        "pg_stat_ssl",
+        "pg_stat_gssapi",
+        "pg_stat_wal_receiver",
+        "pg_stat_subscription",
+        "pg_backend_memory_contexts",
+        "pg_terminate_backend",
+        "pg_cancel_backend",
+        "pg_reload_conf",
+        "pg_rotate_logfile",
+        "pg_promote",
+        "pg_stat_file",
+        "pg_blocking_pids",
+        "pg_safe_snapshot_blocking_pids",
+        "pg_log_backend_memory_contexts",
+        "pg_current_logfile",
+        "loread",
+        "lowrite",
+        "ts_stat",
+        "ts_rewrite",
+        "pg_stat_reset",
+        "pg_stat_reset_shared",
+        "pg_stat_reset_single_table_counters",
+        "pg_notification_queue_usage",
     ];
     const PREFIXES: &[&str] = &[
-        "pg_stats", "pg_stat_progress_", "pg_stat_get_", "pg_read_", "pg_ls_", "pg_file_", "lo_", "dblink",
-        "pg_largeobject", "pg_stat_statements",
+        "pg_stats",
+        "pg_stat_progress_",
+        "pg_stat_get_",
+        "pg_read_",
+        "pg_ls_",
+        "pg_file_",
+        "lo_",
+        "dblink",
+        "pg_largeobject",
+        "pg_stat_statements",
     ];
     EXACT.contains(&name)
         || PREFIXES.iter().any(|p| name.starts_with(p))
@@ -201,7 +281,8 @@ pub fn routine_bodies<'s>(statement: &'s Statement<'_>) -> Vec<&'s str> {
     let is_do = head.first() == Some(&"do");
     let is_routine = matches!(
         head.as_slice(),
-        ["create", "function" | "procedure", ..] | ["create", "or", "replace", "function" | "procedure"]
+        ["create", "function" | "procedure", ..]
+            | ["create", "or", "replace", "function" | "procedure"]
     );
     if !(is_do || is_routine) {
         return Vec::new();
@@ -210,7 +291,11 @@ pub fn routine_bodies<'s>(statement: &'s Statement<'_>) -> Vec<&'s str> {
         .iter()
         .enumerate()
         .filter_map(|(i, t)| match t {
-            Token::Str(body) if is_do || statement[..i].iter().rev().take(3).any(|p| p.is_kw("as")) => Some(body.as_ref()),
+            Token::Str(body)
+                if is_do || statement[..i].iter().rev().take(3).any(|p| p.is_kw("as")) =>
+            {
+                Some(body.as_ref())
+            }
             _ => None,
         })
         .collect()

@@ -105,7 +105,9 @@ impl<'a> Lexer<'a> {
 
     fn next_token(&mut self) -> Result<Option<Token<'a>>, String> {
         self.skip_space_and_comments()?;
-        let Some(c) = self.peek() else { return Ok(None) };
+        let Some(c) = self.peek() else {
+            return Ok(None);
+        };
         let token = match c {
             '\'' => Token::Str(self.quoted_string()?),
             '"' => self.quoted_ident()?,
@@ -198,7 +200,9 @@ impl<'a> Lexer<'a> {
         let mut owned: Option<String> = None;
         loop {
             let rest = self.rest();
-            let Some(i) = rest.find(q) else { return Err(unterminated.into()) };
+            let Some(i) = rest.find(q) else {
+                return Err(unterminated.into());
+            };
             let piece = &rest[..i];
             self.pos += i + 1;
             if self.peek() == Some(q) {
@@ -222,7 +226,9 @@ impl<'a> Lexer<'a> {
         self.pos += 1; // the opening quote
         let mut out = String::new();
         loop {
-            let Some(c) = self.peek() else { return Err("unterminated quoted string".into()) };
+            let Some(c) = self.peek() else {
+                return Err("unterminated quoted string".into());
+            };
             self.pos += c.len_utf8();
             match c {
                 '\'' if self.peek() == Some('\'') => {
@@ -237,12 +243,21 @@ impl<'a> Lexer<'a> {
     }
 
     fn backslash_escape(&mut self) -> Result<char, String> {
-        let Some(c) = self.peek() else { return Err("unterminated quoted string".into()) };
+        let Some(c) = self.peek() else {
+            return Err("unterminated quoted string".into());
+        };
         self.pos += c.len_utf8();
         let hex = |lexer: &mut Self, max: usize| {
-            let digits: String = lexer.rest().chars().take(max).take_while(|c| c.is_ascii_hexdigit()).collect();
+            let digits: String = lexer
+                .rest()
+                .chars()
+                .take(max)
+                .take_while(|c| c.is_ascii_hexdigit())
+                .collect();
             lexer.pos += digits.len();
-            u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32)
+            u32::from_str_radix(&digits, 16)
+                .ok()
+                .and_then(char::from_u32)
         };
         let decoded = match c {
             'b' => Some('\x08'),
@@ -254,10 +269,18 @@ impl<'a> Lexer<'a> {
             'u' => hex(self, 4),
             'U' => hex(self, 8),
             '0'..='7' => {
-                let digits: String =
-                    std::iter::once(c).chain(self.rest().chars().take(2).take_while(|c| ('0'..='7').contains(c))).collect();
+                let digits: String = std::iter::once(c)
+                    .chain(
+                        self.rest()
+                            .chars()
+                            .take(2)
+                            .take_while(|c| ('0'..='7').contains(c)),
+                    )
+                    .collect();
                 self.pos += digits.len() - 1;
-                u32::from_str_radix(&digits, 8).ok().and_then(char::from_u32)
+                u32::from_str_radix(&digits, 8)
+                    .ok()
+                    .and_then(char::from_u32)
             }
             other => Some(other),
         };
@@ -306,7 +329,10 @@ impl<'a> Lexer<'a> {
         let mut chars = rest.chars();
         let first = chars.next().expect("caller saw a character");
         let second = chars.next();
-        if matches!(first, 'u' | 'U') && second == Some('&') && matches!(chars.next(), Some('"' | '\'')) {
+        if matches!(first, 'u' | 'U')
+            && second == Some('&')
+            && matches!(chars.next(), Some('"' | '\''))
+        {
             return Err("Unicode-escaped (U&) strings and identifiers are not supported".into());
         }
         if second == Some('\'') {
@@ -328,7 +354,10 @@ impl<'a> Lexer<'a> {
         } else {
             Cow::Borrowed(text)
         };
-        Ok(Token::Word { text, quoted: false })
+        Ok(Token::Word {
+            text,
+            quoted: false,
+        })
     }
 
     /// An operator ends where a comment starts, as in Postgres.
@@ -336,7 +365,9 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         while let Some(c) = self.peek() {
             let rest = self.rest();
-            if !OPERATOR_CHARS.contains(c) || (self.pos > start && (rest.starts_with("--") || rest.starts_with("/*"))) {
+            if !OPERATOR_CHARS.contains(c)
+                || (self.pos > start && (rest.starts_with("--") || rest.starts_with("/*")))
+            {
                 break;
             }
             self.pos += 1;
@@ -355,7 +386,10 @@ mod tests {
             .concat()
             .iter()
             .map(|t| match t {
-                Token::Word { text, quoted: false } => text.to_string(),
+                Token::Word {
+                    text,
+                    quoted: false,
+                } => text.to_string(),
                 Token::Word { text, quoted: true } => format!("\"{text}\""),
                 Token::Str(s) => format!("'{s}'"),
                 Token::Punct(c) => c.to_string(),
@@ -368,12 +402,18 @@ mod tests {
 
     #[test]
     fn folds_unquoted_and_keeps_quoted_identifiers() {
-        assert_eq!(words("SELECT Foo, \"Bar\"\"x\" FROM s.T"), ["select", "foo", ",", "\"Bar\"x\"", "from", "s", ".", "t"]);
+        assert_eq!(
+            words("SELECT Foo, \"Bar\"\"x\" FROM s.T"),
+            ["select", "foo", ",", "\"Bar\"x\"", "from", "s", ".", "t"]
+        );
     }
 
     #[test]
     fn comments_nest_and_hide_everything() {
-        assert_eq!(words("set /* a /* b */ role x; */ search_path -- ; role\n= x"), ["set", "search_path", "=", "x"]);
+        assert_eq!(
+            words("set /* a /* b */ role x; */ search_path -- ; role\n= x"),
+            ["set", "search_path", "=", "x"]
+        );
         assert!(statements("select /* /* */").is_err());
     }
 
@@ -381,14 +421,23 @@ mod tests {
     fn strings_follow_standard_conforming_rules() {
         // Backslash is literal: the string ends at the second quote.
         assert_eq!(words(r"select 'a\' , b"), ["select", r"'a\'", ",", "b"]);
-        assert_eq!(words(r"select E'a\'b', 'it''s'"), ["select", "'a'b'", ",", "'it's'"]);
+        assert_eq!(
+            words(r"select E'a\'b', 'it''s'"),
+            ["select", "'a'b'", ",", "'it's'"]
+        );
         assert_eq!(words(r"select E'\x41\101\u0041'"), ["select", "'AAA'"]);
     }
 
     #[test]
     fn dollar_quotes_and_parameters() {
-        assert_eq!(words("select $1, $tag$ ; ' $$ $tag$, a$b"), ["select", "#", ",", "' ; ' $$ '", ",", "a$b"]);
-        assert_eq!(statements("do $$ begin; end $$; select 1").unwrap().len(), 2);
+        assert_eq!(
+            words("select $1, $tag$ ; ' $$ $tag$, a$b"),
+            ["select", "#", ",", "' ; ' $$ '", ",", "a$b"]
+        );
+        assert_eq!(
+            statements("do $$ begin; end $$; select 1").unwrap().len(),
+            2
+        );
         assert!(statements("select $x$ open").is_err());
     }
 

@@ -20,7 +20,11 @@ pub enum Policy {
     Database,
     /// The tenant owns `schema` in a shared database, may also name `shared` schemas, and may
     /// name no other schema. `neighbours` are the other tenants' schemas in the database.
-    Schema { schema: String, shared: Vec<String>, neighbours: Vec<String> },
+    Schema {
+        schema: String,
+        shared: Vec<String>,
+        neighbours: Vec<String>,
+    },
 }
 
 /// Why a statement was refused. The message names the rule and never another tenant.
@@ -91,13 +95,22 @@ impl Policy {
     fn check_text(&self, sql: &str, depth: usize) -> Result<(), Violation> {
         const MAX_DEPTH: usize = 4;
         if depth > MAX_DEPTH {
-            return Err(Violation { rule: Rule::Unreadable, detail: "routine bodies nested too deep".into() });
+            return Err(Violation {
+                rule: Rule::Unreadable,
+                detail: "routine bodies nested too deep".into(),
+            });
         }
-        let statements = lexer::statements(sql).map_err(|e| Violation { rule: Rule::Unreadable, detail: e })?;
+        let statements = lexer::statements(sql).map_err(|e| Violation {
+            rule: Rule::Unreadable,
+            detail: e,
+        })?;
         let schema_tenant = matches!(self, Policy::Schema { .. });
         for statement in &statements {
             if depth > 0 && statement.iter().any(|t| t.is_kw("execute")) {
-                return Err(Violation { rule: Rule::DynamicSql, detail: "EXECUTE in a DO block or function body".into() });
+                return Err(Violation {
+                    rule: Rule::DynamicSql,
+                    detail: "EXECUTE in a DO block or function body".into(),
+                });
             }
             guard::check(statement, schema_tenant)?;
             for body in guard::routine_bodies(statement) {
@@ -105,8 +118,16 @@ impl Policy {
             }
         }
         match self {
-            Policy::Schema { schema, shared, neighbours } => {
-                let names = schema::Names { own: schema, shared, neighbours };
+            Policy::Schema {
+                schema,
+                shared,
+                neighbours,
+            } => {
+                let names = schema::Names {
+                    own: schema,
+                    shared,
+                    neighbours,
+                };
                 schema::check(sql, &statements, &names, depth > 0)
             }
             Policy::Database => Ok(()),

@@ -22,7 +22,9 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Expr, Ident, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Visit, Visitor};
+use sqlparser::ast::{
+    Expr, Ident, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Visit, Visitor,
+};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
@@ -41,24 +43,38 @@ pub struct Names<'a> {
 
 impl Names<'_> {
     fn allowed(&self, name: &str) -> bool {
-        name == self.own || self.shared.iter().any(|s| s == name) || name == "pg_catalog" || name == "information_schema"
+        name == self.own
+            || self.shared.iter().any(|s| s == name)
+            || name == "pg_catalog"
+            || name == "information_schema"
     }
 
     /// A schema that certainly is not the tenant's.
     fn foreign(&self, name: &str) -> bool {
         !self.allowed(name)
-            && (self.neighbours.iter().any(|s| s == name) || name.starts_with("pg_temp") || name.starts_with("pg_toast"))
+            && (self.neighbours.iter().any(|s| s == name)
+                || name.starts_with("pg_temp")
+                || name.starts_with("pg_toast"))
     }
 
     /// The schema part of a dotted name, if it is one of the foreign schemas: the first part,
     /// or the second of `database.schema.object`.
     fn foreign_part<'c>(&self, chain: &'c Chain) -> Option<&'c str> {
-        chain.iter().take(2.min(chain.len() - 1)).find(|p| self.foreign(p)).map(String::as_str)
+        chain
+            .iter()
+            .take(2.min(chain.len() - 1))
+            .find(|p| self.foreign(p))
+            .map(String::as_str)
     }
 }
 
 /// Checks every statement of `sql` (already split into `lexed`); `in_body` for routine bodies.
-pub fn check(sql: &str, lexed: &[Statement<'_>], names: &Names<'_>, in_body: bool) -> Result<(), Violation> {
+pub fn check(
+    sql: &str,
+    lexed: &[Statement<'_>],
+    names: &Names<'_>,
+    in_body: bool,
+) -> Result<(), Violation> {
     let mut suspects: Vec<Chain> = Vec::new();
     for statement in lexed {
         string_names(statement, names)?;
@@ -87,7 +103,9 @@ pub fn check(sql: &str, lexed: &[Statement<'_>], names: &Names<'_>, in_body: boo
 fn foreign(schema: &str) -> Violation {
     Violation {
         rule: Rule::ForeignSchema,
-        detail: format!("\"{schema}\" is not the tenant's schema (qualify names with the tenant's own schema or none)"),
+        detail: format!(
+            "\"{schema}\" is not the tenant's schema (qualify names with the tenant's own schema or none)"
+        ),
     }
 }
 
@@ -121,23 +139,40 @@ fn dotted_names(statement: &Statement<'_>) -> Vec<Chain> {
 
 /// Strings used as object names.
 fn string_names(statement: &Statement<'_>, names: &Names<'_>) -> Result<(), Violation> {
-    const NAME_FUNCTIONS: &[&str] = &["nextval", "currval", "setval", "has_table_privilege", "has_sequence_privilege", "has_column_privilege", "has_function_privilege"];
+    const NAME_FUNCTIONS: &[&str] = &[
+        "nextval",
+        "currval",
+        "setval",
+        "has_table_privilege",
+        "has_sequence_privilege",
+        "has_column_privilege",
+        "has_function_privilege",
+    ];
     for (i, t) in statement.iter().enumerate() {
         let Token::Str(text) = t else { continue };
         let cast_to_reg = statement.get(i + 1) == Some(&Token::Cast)
-            && statement.get(i + 2).and_then(Token::word).is_some_and(|w| w.starts_with("reg"));
+            && statement
+                .get(i + 2)
+                .and_then(Token::word)
+                .is_some_and(|w| w.starts_with("reg"));
         let function_arg = i >= 2
             && statement[i - 1].is_punct('(')
-            && statement[i - 2]
-                .word()
-                .is_some_and(|f| NAME_FUNCTIONS.contains(&f) || f.starts_with("pg_") || f.starts_with("to_reg"));
+            && statement[i - 2].word().is_some_and(|f| {
+                NAME_FUNCTIONS.contains(&f) || f.starts_with("pg_") || f.starts_with("to_reg")
+            });
         if !(cast_to_reg || function_arg) {
             continue;
         }
         // A string that does not read as SQL tokens names nothing Postgres could resolve.
-        let Ok(lexed) = statements(text) else { continue };
+        let Ok(lexed) = statements(text) else {
+            continue;
+        };
         for chain in lexed.iter().flat_map(dotted_names) {
-            let schema = if chain.len() >= 3 { &chain[1] } else { &chain[0] };
+            let schema = if chain.len() >= 3 {
+                &chain[1]
+            } else {
+                &chain[0]
+            };
             if !names.allowed(schema) {
                 return Err(foreign(schema));
             }
@@ -181,8 +216,13 @@ impl Columns {
         match body {
             SetExpr::Select(select) => {
                 for item in &select.projection {
-                    if let SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(name), _) = item {
-                        let idents: Vec<&Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
+                    if let SelectItem::QualifiedWildcard(
+                        SelectItemQualifiedWildcardKind::ObjectName(name),
+                        _,
+                    ) = item
+                    {
+                        let idents: Vec<&Ident> =
+                            name.0.iter().filter_map(|p| p.as_ident()).collect();
                         self.add(&idents, true);
                     }
                 }
@@ -232,7 +272,8 @@ impl Visitor for Columns {
                         | sqlparser::ast::FunctionArg::Named { arg: a, .. }
                         | sqlparser::ast::FunctionArg::ExprNamed { arg: a, .. }) = arg;
                         if let sqlparser::ast::FunctionArgExpr::QualifiedWildcard(name) = a {
-                            let idents: Vec<&Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
+                            let idents: Vec<&Ident> =
+                                name.0.iter().filter_map(|p| p.as_ident()).collect();
                             self.add(&idents, true);
                         }
                     }

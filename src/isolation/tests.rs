@@ -4,7 +4,11 @@
 use super::{Policy, Rule};
 
 fn schema() -> Policy {
-    Policy::Schema { schema: "acme".into(), shared: vec!["public".into()], neighbours: vec!["globex".into(), "Initech".into()] }
+    Policy::Schema {
+        schema: "acme".into(),
+        shared: vec!["public".into()],
+        neighbours: vec!["globex".into(), "Initech".into()],
+    }
 }
 
 fn check_all(policy: &Policy, cases: &[(&str, Option<Rule>)]) {
@@ -12,10 +16,19 @@ fn check_all(policy: &Policy, cases: &[(&str, Option<Rule>)]) {
     for (sql, expected) in cases {
         let got = policy.check(sql).err().map(|v| v.rule);
         if got != *expected {
-            failures.push(format!("{sql:?}: expected {expected:?}, got {got:?} ({:?})", policy.check(sql).err()));
+            failures.push(format!(
+                "{sql:?}: expected {expected:?}, got {got:?} ({:?})",
+                policy.check(sql).err()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 const ALLOWED_EVERYWHERE: &[&str] = &[
@@ -104,34 +117,88 @@ fn session_escapes_are_refused_for_both_policies() {
         ("RESET ALL", Some(ProtectedSetting)),
         ("RESET search_path", Some(ProtectedSetting)),
         ("DISCARD ALL", Some(ProtectedSetting)),
-        ("SET tenantgate.tenant_id = 'globex'", Some(ProtectedSetting)),
-        ("SET TenantGate . Tenant_ID = 'globex'", Some(ProtectedSetting)),
+        (
+            "SET tenantgate.tenant_id = 'globex'",
+            Some(ProtectedSetting),
+        ),
+        (
+            "SET TenantGate . Tenant_ID = 'globex'",
+            Some(ProtectedSetting),
+        ),
         ("RESET tenantgate.tenant_id", Some(ProtectedSetting)),
-        ("SET standard_conforming_strings = off", Some(ProtectedSetting)),
+        (
+            "SET standard_conforming_strings = off",
+            Some(ProtectedSetting),
+        ),
         ("SET client_encoding = 'LATIN1'", Some(ProtectedSetting)),
         ("SET NAMES 'LATIN1'", Some(ProtectedSetting)),
-        ("SET session_replication_role = replica", Some(ProtectedSetting)),
+        (
+            "SET session_replication_role = replica",
+            Some(ProtectedSetting),
+        ),
         ("SET row_security = off", Some(ProtectedSetting)),
-        ("SELECT set_config('search_path', 'globex', false)", Some(ProtectedSetting)),
-        ("SELECT pg_catalog.set_config('role', 'postgres', false)", Some(ProtectedSetting)),
-        ("SELECT SET_CONFIG('tenantgate.tenant_id', 'x', true)", Some(ProtectedSetting)),
-        ("SELECT set_config(lower('SEARCH_PATH'), 'globex', false)", Some(ProtectedSetting)),
-        ("SELECT * FROM (SELECT set_config('search_path','globex',false)) s", Some(ProtectedSetting)),
+        (
+            "SELECT set_config('search_path', 'globex', false)",
+            Some(ProtectedSetting),
+        ),
+        (
+            "SELECT pg_catalog.set_config('role', 'postgres', false)",
+            Some(ProtectedSetting),
+        ),
+        (
+            "SELECT SET_CONFIG('tenantgate.tenant_id', 'x', true)",
+            Some(ProtectedSetting),
+        ),
+        (
+            "SELECT set_config(lower('SEARCH_PATH'), 'globex', false)",
+            Some(ProtectedSetting),
+        ),
+        (
+            "SELECT * FROM (SELECT set_config('search_path','globex',false)) s",
+            Some(ProtectedSetting),
+        ),
         ("SELECT 1; SET search_path = globex", Some(ProtectedSetting)),
         ("SELECT ';'; SET ROLE x", Some(ProtectedSetting)),
         ("SELECT $a$;$a$; SET ROLE x", Some(ProtectedSetting)),
         ("SELECT 1 /* ; */ ; set role x", Some(ProtectedSetting)),
         ("select 1 -- ;\n; set role x", Some(ProtectedSetting)),
-        ("ALTER ROLE tenantgate SET search_path = globex", Some(ForbiddenStatement)),
-        ("ALTER DATABASE app SET search_path = globex", Some(ForbiddenStatement)),
-        ("ALTER SYSTEM SET log_statement = 'all'", Some(ForbiddenStatement)),
-        ("CREATE FUNCTION f() RETURNS int SET search_path = globex LANGUAGE sql AS 'SELECT 1'", Some(ProtectedSetting)),
-        ("CREATE FUNCTION f(update int) RETURNS int SET search_path = globex LANGUAGE sql AS 'SELECT 1'", Some(ProtectedSetting)),
-        ("ALTER FUNCTION f() SET search_path TO globex", Some(ProtectedSetting)),
-        ("ALTER TABLE orders SET SCHEMA globex", Some(ProtectedSetting)),
-        ("CREATE FUNCTION f() RETURNS update SET search_path = globex LANGUAGE sql AS 'SELECT 1'", Some(ProtectedSetting)),
+        (
+            "ALTER ROLE tenantgate SET search_path = globex",
+            Some(ForbiddenStatement),
+        ),
+        (
+            "ALTER DATABASE app SET search_path = globex",
+            Some(ForbiddenStatement),
+        ),
+        (
+            "ALTER SYSTEM SET log_statement = 'all'",
+            Some(ForbiddenStatement),
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS int SET search_path = globex LANGUAGE sql AS 'SELECT 1'",
+            Some(ProtectedSetting),
+        ),
+        (
+            "CREATE FUNCTION f(update int) RETURNS int SET search_path = globex LANGUAGE sql AS 'SELECT 1'",
+            Some(ProtectedSetting),
+        ),
+        (
+            "ALTER FUNCTION f() SET search_path TO globex",
+            Some(ProtectedSetting),
+        ),
+        (
+            "ALTER TABLE orders SET SCHEMA globex",
+            Some(ProtectedSetting),
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS update SET search_path = globex LANGUAGE sql AS 'SELECT 1'",
+            Some(ProtectedSetting),
+        ),
         ("DO $$BEGIN UPDATE users SET role = 'x'; END$$", None),
-        ("DO $$BEGIN IF true THEN UPDATE users u SET role = 'x'; END IF; END$$", None),
+        (
+            "DO $$BEGIN IF true THEN UPDATE users u SET role = 'x'; END IF; END$$",
+            None,
+        ),
     ];
     check_all(&Policy::Database, &cases);
     check_all(&schema(), &cases);
@@ -144,21 +211,51 @@ fn statements_beyond_one_tenant_are_refused() {
         ("CREATE ROLE evil LOGIN SUPERUSER", Some(ForbiddenStatement)),
         ("create user evil", Some(ForbiddenStatement)),
         ("DROP ROLE tenantgate", Some(ForbiddenStatement)),
-        ("ALTER USER tenantgate WITH PASSWORD 'x'", Some(ForbiddenStatement)),
+        (
+            "ALTER USER tenantgate WITH PASSWORD 'x'",
+            Some(ForbiddenStatement),
+        ),
         ("CREATE DATABASE other", Some(ForbiddenStatement)),
         ("DROP DATABASE initech", Some(ForbiddenStatement)),
-        ("ALTER DATABASE initech RENAME TO x", Some(ForbiddenStatement)),
-        ("CREATE TABLESPACE t LOCATION '/tmp'", Some(ForbiddenStatement)),
+        (
+            "ALTER DATABASE initech RENAME TO x",
+            Some(ForbiddenStatement),
+        ),
+        (
+            "CREATE TABLESPACE t LOCATION '/tmp'",
+            Some(ForbiddenStatement),
+        ),
         ("CREATE EXTENSION dblink", Some(ForbiddenStatement)),
-        ("CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw", Some(ForbiddenStatement)),
+        (
+            "CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw",
+            Some(ForbiddenStatement),
+        ),
         ("CREATE FOREIGN DATA WRAPPER w", Some(ForbiddenStatement)),
-        ("CREATE USER MAPPING FOR CURRENT_USER SERVER s", Some(ForbiddenStatement)),
-        ("CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p", Some(ForbiddenStatement)),
-        ("CREATE PUBLICATION p FOR ALL TABLES", Some(ForbiddenStatement)),
-        ("CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION f()", Some(ForbiddenStatement)),
-        ("CREATE TRUSTED LANGUAGE plx HANDLER h", Some(ForbiddenStatement)),
+        (
+            "CREATE USER MAPPING FOR CURRENT_USER SERVER s",
+            Some(ForbiddenStatement),
+        ),
+        (
+            "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p",
+            Some(ForbiddenStatement),
+        ),
+        (
+            "CREATE PUBLICATION p FOR ALL TABLES",
+            Some(ForbiddenStatement),
+        ),
+        (
+            "CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION f()",
+            Some(ForbiddenStatement),
+        ),
+        (
+            "CREATE TRUSTED LANGUAGE plx HANDLER h",
+            Some(ForbiddenStatement),
+        ),
         ("DROP OWNED BY tenantgate CASCADE", Some(ForbiddenStatement)),
-        ("REASSIGN OWNED BY tenantgate TO postgres", Some(ForbiddenStatement)),
+        (
+            "REASSIGN OWNED BY tenantgate TO postgres",
+            Some(ForbiddenStatement),
+        ),
         ("LOAD 'evil'", Some(ForbiddenStatement)),
         ("CHECKPOINT", Some(ForbiddenStatement)),
         ("SECURITY LABEL ON TABLE t IS 'x'", Some(ForbiddenStatement)),
@@ -166,36 +263,96 @@ fn statements_beyond_one_tenant_are_refused() {
         ("COPY orders TO '/tmp/out'", Some(ForbiddenStatement)),
         ("COPY orders FROM PROGRAM 'id'", Some(ForbiddenStatement)),
         ("COPY (SELECT 1) TO PROGRAM 'cat'", Some(ForbiddenStatement)),
-        ("SELECT pg_read_file('/etc/passwd')", Some(ForbiddenFunction)),
-        ("SELECT pg_catalog.pg_read_binary_file('x')", Some(ForbiddenFunction)),
+        (
+            "SELECT pg_read_file('/etc/passwd')",
+            Some(ForbiddenFunction),
+        ),
+        (
+            "SELECT pg_catalog.pg_read_binary_file('x')",
+            Some(ForbiddenFunction),
+        ),
         ("SELECT * FROM pg_ls_dir('.')", Some(ForbiddenFunction)),
         ("SELECT lo_import('/etc/passwd')", Some(ForbiddenFunction)),
         ("SELECT lo_get(16384)", Some(ForbiddenFunction)),
-        ("SELECT loread(lo_open(1, 262144), 100)", Some(ForbiddenFunction)),
-        ("SELECT * FROM dblink('host=x', 'select 1') AS t(a int)", Some(ForbiddenFunction)),
-        ("SELECT query_to_xml('select * from globex.orders', true, false, '')", Some(ForbiddenFunction)),
-        ("SELECT table_to_xml('orders', true, false, '')", Some(ForbiddenFunction)),
-        ("SELECT database_to_xml(true, false, '')", Some(ForbiddenFunction)),
-        ("SELECT * FROM ts_stat('select v from globex.docs')", Some(ForbiddenFunction)),
-        ("SELECT query FROM pg_stat_activity", Some(ForbiddenFunction)),
-        ("SELECT query FROM pg_catalog.\"pg_stat_activity\"", Some(ForbiddenFunction)),
+        (
+            "SELECT loread(lo_open(1, 262144), 100)",
+            Some(ForbiddenFunction),
+        ),
+        (
+            "SELECT * FROM dblink('host=x', 'select 1') AS t(a int)",
+            Some(ForbiddenFunction),
+        ),
+        (
+            "SELECT query_to_xml('select * from globex.orders', true, false, '')",
+            Some(ForbiddenFunction),
+        ),
+        (
+            "SELECT table_to_xml('orders', true, false, '')",
+            Some(ForbiddenFunction),
+        ),
+        (
+            "SELECT database_to_xml(true, false, '')",
+            Some(ForbiddenFunction),
+        ),
+        (
+            "SELECT * FROM ts_stat('select v from globex.docs')",
+            Some(ForbiddenFunction),
+        ),
+        (
+            "SELECT query FROM pg_stat_activity",
+            Some(ForbiddenFunction),
+        ),
+        (
+            "SELECT query FROM pg_catalog.\"pg_stat_activity\"",
+            Some(ForbiddenFunction),
+        ),
         ("SELECT * FROM PG_STAT_ACTIVITY", Some(ForbiddenFunction)),
-        ("SELECT * FROM pg_stat_get_activity(NULL)", Some(ForbiddenFunction)),
-        ("SELECT * FROM pg_stats WHERE tablename = 'orders'", Some(ForbiddenFunction)),
+        (
+            "SELECT * FROM pg_stat_get_activity(NULL)",
+            Some(ForbiddenFunction),
+        ),
+        (
+            "SELECT * FROM pg_stats WHERE tablename = 'orders'",
+            Some(ForbiddenFunction),
+        ),
         ("SELECT * FROM pg_locks", Some(ForbiddenFunction)),
         ("SELECT * FROM pg_prepared_xacts", Some(ForbiddenFunction)),
         ("SELECT pg_terminate_backend(123)", Some(ForbiddenFunction)),
         ("SELECT pg_cancel_backend(123)", Some(ForbiddenFunction)),
         ("SELECT pg_reload_conf()", Some(ForbiddenFunction)),
-        ("DO $$BEGIN EXECUTE 'SET search_path = globex'; END$$", Some(DynamicSql)),
-        ("DO $$BEGIN EXECUTE format('select * from %I.orders', 'globex'); END$$", Some(DynamicSql)),
-        ("DO LANGUAGE plpgsql $x$ begin execute 'x'; end $x$", Some(DynamicSql)),
-        ("CREATE FUNCTION f() RETURNS SETOF record LANGUAGE plpgsql AS $$BEGIN RETURN QUERY EXECUTE 'x'; END$$", Some(DynamicSql)),
-        ("DO $$BEGIN SET search_path = globex; END$$", Some(ProtectedSetting)),
-        ("DO $$BEGIN PERFORM set_config('search_path', 'globex', false); END$$", Some(ProtectedSetting)),
-        ("DO $$BEGIN PERFORM pg_read_file('/etc/passwd'); END$$", Some(ForbiddenFunction)),
+        (
+            "DO $$BEGIN EXECUTE 'SET search_path = globex'; END$$",
+            Some(DynamicSql),
+        ),
+        (
+            "DO $$BEGIN EXECUTE format('select * from %I.orders', 'globex'); END$$",
+            Some(DynamicSql),
+        ),
+        (
+            "DO LANGUAGE plpgsql $x$ begin execute 'x'; end $x$",
+            Some(DynamicSql),
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS SETOF record LANGUAGE plpgsql AS $$BEGIN RETURN QUERY EXECUTE 'x'; END$$",
+            Some(DynamicSql),
+        ),
+        (
+            "DO $$BEGIN SET search_path = globex; END$$",
+            Some(ProtectedSetting),
+        ),
+        (
+            "DO $$BEGIN PERFORM set_config('search_path', 'globex', false); END$$",
+            Some(ProtectedSetting),
+        ),
+        (
+            "DO $$BEGIN PERFORM pg_read_file('/etc/passwd'); END$$",
+            Some(ForbiddenFunction),
+        ),
         ("DO $$BEGIN RESET ROLE; END$$", Some(ProtectedSetting)),
-        ("DO $$ BEGIN PERFORM 'unterminated ; END $$", Some(Unreadable)),
+        (
+            "DO $$ BEGIN PERFORM 'unterminated ; END $$",
+            Some(Unreadable),
+        ),
     ];
     check_all(&Policy::Database, &cases);
     check_all(&schema(), &cases);
@@ -230,36 +387,75 @@ fn schema_tenants_name_only_their_own_schemas() {
         ("SELECT acme.orders.id FROM acme.orders", None),
         ("SELECT o.id, o.* FROM orders o", None),
         ("SELECT orders.id FROM orders", None),
-        ("SELECT o.id FROM orders o WHERE o.id IN (SELECT c.order_id FROM customers c)", None),
+        (
+            "SELECT o.id FROM orders o WHERE o.id IN (SELECT c.order_id FROM customers c)",
+            None,
+        ),
         ("SELECT a.x FROM t a UNION SELECT b.x FROM u b", None),
         ("SELECT count(o.*) FROM orders o", None),
-        ("UPDATE orders o SET item = 'x' FROM customers c WHERE c.id = o.cid", None),
+        (
+            "UPDATE orders o SET item = 'x' FROM customers c WHERE c.id = o.cid",
+            None,
+        ),
         ("INSERT INTO acme.orders SELECT * FROM orders", None),
-        ("SELECT 'acme.orders'::regclass, nextval('acme.seq'), nextval('seq')", None),
+        (
+            "SELECT 'acme.orders'::regclass, nextval('acme.seq'), nextval('seq')",
+            None,
+        ),
         ("SELECT * FROM globex.orders", Some(ForeignSchema)),
         ("select * from GLOBEX.orders", Some(ForeignSchema)),
         ("SELECT * FROM \"globex\".\"orders\"", Some(ForeignSchema)),
         ("SELECT * FROM globex /* x */ . orders", Some(ForeignSchema)),
         ("SELECT * FROM app.globex.orders", Some(ForeignSchema)),
-        ("SELECT * FROM orders o, globex.orders g", Some(ForeignSchema)),
-        ("SELECT * FROM orders o JOIN globex.orders g ON g.id = o.id", Some(ForeignSchema)),
-        ("SELECT * FROM orders WHERE id IN (SELECT id FROM globex.orders)", Some(ForeignSchema)),
-        ("WITH x AS (SELECT * FROM globex.orders) SELECT * FROM x", Some(ForeignSchema)),
-        ("SELECT * FROM orders UNION ALL SELECT * FROM globex.orders", Some(ForeignSchema)),
-        ("SELECT * FROM orders o, LATERAL (SELECT * FROM globex.orders) l", Some(ForeignSchema)),
-        ("SELECT globex.orders.id FROM globex.orders", Some(ForeignSchema)),
+        (
+            "SELECT * FROM orders o, globex.orders g",
+            Some(ForeignSchema),
+        ),
+        (
+            "SELECT * FROM orders o JOIN globex.orders g ON g.id = o.id",
+            Some(ForeignSchema),
+        ),
+        (
+            "SELECT * FROM orders WHERE id IN (SELECT id FROM globex.orders)",
+            Some(ForeignSchema),
+        ),
+        (
+            "WITH x AS (SELECT * FROM globex.orders) SELECT * FROM x",
+            Some(ForeignSchema),
+        ),
+        (
+            "SELECT * FROM orders UNION ALL SELECT * FROM globex.orders",
+            Some(ForeignSchema),
+        ),
+        (
+            "SELECT * FROM orders o, LATERAL (SELECT * FROM globex.orders) l",
+            Some(ForeignSchema),
+        ),
+        (
+            "SELECT globex.orders.id FROM globex.orders",
+            Some(ForeignSchema),
+        ),
         ("SELECT * FROM globex.orders AS globex", Some(ForeignSchema)),
-        ("SELECT globex.id FROM orders globex, globex.orders", Some(ForeignSchema)),
+        (
+            "SELECT globex.id FROM orders globex, globex.orders",
+            Some(ForeignSchema),
+        ),
         ("TABLE globex.orders", Some(ForeignSchema)),
         // sqlparser cannot read TABLE; the refusal says the name could not be verified.
         ("TABLE elsewhere.orders", Some(Unreadable)),
-        ("INSERT INTO globex.orders VALUES (9, 'x')", Some(ForeignSchema)),
+        (
+            "INSERT INTO globex.orders VALUES (9, 'x')",
+            Some(ForeignSchema),
+        ),
         ("UPDATE globex.orders SET item = 'x'", Some(ForeignSchema)),
         ("DELETE FROM globex.orders", Some(ForeignSchema)),
         ("TRUNCATE globex.orders", Some(ForeignSchema)),
         ("DROP TABLE globex.orders", Some(ForeignSchema)),
         ("CREATE TABLE globex.spy (x int)", Some(ForeignSchema)),
-        ("CREATE VIEW v AS SELECT * FROM globex.orders", Some(ForeignSchema)),
+        (
+            "CREATE VIEW v AS SELECT * FROM globex.orders",
+            Some(ForeignSchema),
+        ),
         ("COPY globex.orders TO STDOUT", Some(ForeignSchema)),
         ("LOCK TABLE globex.orders", Some(ForeignSchema)),
         ("SELECT globex.f()", Some(ForeignSchema)),
@@ -267,23 +463,50 @@ fn schema_tenants_name_only_their_own_schemas() {
         ("SELECT * FROM pg_temp.t", Some(ForeignSchema)),
         ("SELECT * FROM pg_toast.pg_toast_1234", Some(ForeignSchema)),
         ("SELECT 'globex.orders'::regclass", Some(ForeignSchema)),
-        ("SELECT nextval('globex.orders_id_seq')", Some(ForeignSchema)),
+        (
+            "SELECT nextval('globex.orders_id_seq')",
+            Some(ForeignSchema),
+        ),
         ("SELECT setval('\"globex\".s', 1)", Some(ForeignSchema)),
         ("SELECT pg_get_viewdef('globex.v')", Some(ForeignSchema)),
         ("SELECT to_regclass('globex.orders')", Some(ForeignSchema)),
-        ("PREPARE p AS SELECT * FROM globex.orders", Some(ForeignSchema)),
-        ("EXPLAIN ANALYZE SELECT * FROM globex.orders", Some(ForeignSchema)),
-        ("DECLARE c CURSOR FOR SELECT * FROM globex.orders", Some(ForeignSchema)),
+        (
+            "PREPARE p AS SELECT * FROM globex.orders",
+            Some(ForeignSchema),
+        ),
+        (
+            "EXPLAIN ANALYZE SELECT * FROM globex.orders",
+            Some(ForeignSchema),
+        ),
+        (
+            "DECLARE c CURSOR FOR SELECT * FROM globex.orders",
+            Some(ForeignSchema),
+        ),
         ("SELECT 1; SELECT * FROM globex.orders", Some(ForeignSchema)),
-        ("DO $$BEGIN PERFORM count(*) FROM globex.orders; END$$", Some(ForeignSchema)),
-        ("DO $$BEGIN PERFORM count(*) FROM \"Initech\".orders; END$$", Some(ForeignSchema)),
-        ("CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.x := OLD.x; RETURN NEW; END$$", None),
+        (
+            "DO $$BEGIN PERFORM count(*) FROM globex.orders; END$$",
+            Some(ForeignSchema),
+        ),
+        (
+            "DO $$BEGIN PERFORM count(*) FROM \"Initech\".orders; END$$",
+            Some(ForeignSchema),
+        ),
+        (
+            "CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.x := OLD.x; RETURN NEW; END$$",
+            None,
+        ),
         ("SELECT * FROM unknown_schema.t", Some(ForeignSchema)),
-        ("CREATE FUNCTION f() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM globex.orders'", Some(ForeignSchema)),
+        (
+            "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM globex.orders'",
+            Some(ForeignSchema),
+        ),
         ("CREATE SCHEMA spy", Some(ForbiddenStatement)),
         ("DROP SCHEMA globex CASCADE", Some(ForbiddenStatement)),
         ("ALTER SCHEMA globex RENAME TO x", Some(ForbiddenStatement)),
-        ("IMPORT FOREIGN SCHEMA x FROM SERVER s INTO acme", Some(ForbiddenStatement)),
+        (
+            "IMPORT FOREIGN SCHEMA x FROM SERVER s INTO acme",
+            Some(ForbiddenStatement),
+        ),
     ];
     check_all(&schema(), &cases);
 }
@@ -300,7 +523,11 @@ fn database_tenants_may_use_any_schema_of_their_database() {
 
 #[test]
 fn quoted_schema_names_are_case_sensitive() {
-    let policy = Policy::Schema { schema: "Acme".into(), shared: vec![], neighbours: vec!["acme".into()] };
+    let policy = Policy::Schema {
+        schema: "Acme".into(),
+        shared: vec![],
+        neighbours: vec!["acme".into()],
+    };
     check_all(
         &policy,
         &[

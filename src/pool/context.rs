@@ -36,7 +36,10 @@ impl Context {
         if let Some(t) = statement_timeout {
             settings.push(format!("SET statement_timeout = {}", t.as_millis()));
         }
-        Context { id: NEXT_CONTEXT_ID.fetch_add(1, Ordering::Relaxed), setup: settings.join("; ") }
+        Context {
+            id: NEXT_CONTEXT_ID.fetch_add(1, Ordering::Relaxed),
+            setup: settings.join("; "),
+        }
     }
 
     pub fn id(&self) -> u64 {
@@ -50,7 +53,11 @@ impl Context {
 
 /// Writes what `conn` needs before it can serve `context`; returns how many Query messages
 /// were written (each answered by one ReadyForQuery to swallow).
-pub fn write_preamble(conn: &mut crate::backend::Connection, context: &Context, out: &mut BytesMut) -> usize {
+pub fn write_preamble(
+    conn: &mut crate::backend::Connection,
+    context: &Context,
+    out: &mut BytesMut,
+) -> usize {
     let mut queries = 0;
     let switching = conn.context.is_some_and(|id| id != context.id);
     if conn.needs_discard || switching {
@@ -81,8 +88,14 @@ mod tests {
 
     #[test]
     fn setup_pins_search_path_and_timeout() {
-        let c = Context::new(Some(&["acme".into(), "pub\"lic".into()]), Some(Duration::from_secs(2)));
-        assert_eq!(c.setup_sql(), "SET search_path TO \"acme\", \"pub\"\"lic\"; SET statement_timeout = 2000");
+        let c = Context::new(
+            Some(&["acme".into(), "pub\"lic".into()]),
+            Some(Duration::from_secs(2)),
+        );
+        assert_eq!(
+            c.setup_sql(),
+            "SET search_path TO \"acme\", \"pub\"\"lic\"; SET statement_timeout = 2000"
+        );
         let d = Context::new(None, None);
         assert_eq!(d.setup_sql(), "");
         assert_ne!(c.id(), d.id());

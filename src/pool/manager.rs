@@ -37,7 +37,9 @@ impl deadpool::managed::Manager for Manager {
         match conn.stream.try_read(&mut probe) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
             Ok(0) => Err(RecycleError::message("closed by the server")),
-            Ok(_) => Err(RecycleError::message("unexpected message from an idle server connection")),
+            Ok(_) => Err(RecycleError::message(
+                "unexpected message from an idle server connection",
+            )),
             Err(e) => Err(RecycleError::Backend(e.into())),
         }
     }

@@ -69,25 +69,42 @@ impl Pools {
         let mut by_key: HashMap<PoolKey, Arc<DbPool>> = HashMap::new();
         let mut by_tenant = HashMap::new();
         for t in &config.tenants {
-            let cluster = config.cluster(&t.cluster).expect("validated: tenant names a cluster");
-            let key = PoolKey { cluster: t.cluster.clone(), database: t.database.clone() };
+            let cluster = config
+                .cluster(&t.cluster)
+                .expect("validated: tenant names a cluster");
+            let key = PoolKey {
+                cluster: t.cluster.clone(),
+                database: t.database.clone(),
+            };
             let db = by_key
                 .entry(key.clone())
                 .or_insert_with(|| Arc::new(DbPool::new(key, cluster, config)))
                 .clone();
             let plan = t.plan.as_deref().and_then(|p| config.plan(p));
             let search_path = match &t.isolation {
-                Isolation::Schema { schema, shared_schemas } => {
-                    Some(std::iter::once(schema.clone()).chain(shared_schemas.iter().cloned()).collect::<Vec<_>>())
-                }
+                Isolation::Schema {
+                    schema,
+                    shared_schemas,
+                } => Some(
+                    std::iter::once(schema.clone())
+                        .chain(shared_schemas.iter().cloned())
+                        .collect::<Vec<_>>(),
+                ),
                 Isolation::Database => None,
             };
             let tenant = TenantPool {
                 db,
-                context: Context::new(search_path.as_deref(), plan.and_then(|p| p.statement_timeout)),
-                mode: plan.and_then(|p| p.pool_mode).unwrap_or(config.proxy.pool_mode),
+                context: Context::new(
+                    search_path.as_deref(),
+                    plan.and_then(|p| p.statement_timeout),
+                ),
+                mode: plan
+                    .and_then(|p| p.pool_mode)
+                    .unwrap_or(config.proxy.pool_mode),
                 wait_timeout: config.proxy.query_wait_timeout,
-                share: plan.and_then(|p| p.pool_size).map(|n| Arc::new(Semaphore::new(n as usize))),
+                share: plan
+                    .and_then(|p| p.pool_size)
+                    .map(|n| Arc::new(Semaphore::new(n as usize))),
                 clients: plan
                     .and_then(|p| p.max_client_connections)
                     .map(|n| Arc::new(Semaphore::new(n as usize))),
@@ -127,16 +144,33 @@ impl DbPool {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .expect("a runtime is set, so building cannot fail");
-        DbPool { key, pool, server_params }
+        DbPool {
+            key,
+            pool,
+            server_params,
+        }
     }
 
     /// ParameterStatus values to report to clients, read from a real server connection.
     pub async fn server_params(&self, wait: Duration) -> Result<&[(String, String)], ClientError> {
         if self.server_params.get().is_none() {
-            let timeouts = Timeouts { wait: Some(wait), create: None, recycle: None };
-            drop(self.pool.timeout_get(&timeouts).await.map_err(|e| pool_error(e, wait))?);
+            let timeouts = Timeouts {
+                wait: Some(wait),
+                create: None,
+                recycle: None,
+            };
+            drop(
+                self.pool
+                    .timeout_get(&timeouts)
+                    .await
+                    .map_err(|e| pool_error(e, wait))?,
+            );
         }
-        Ok(self.server_params.get().map(Vec::as_slice).unwrap_or_default())
+        Ok(self
+            .server_params
+            .get()
+            .map(Vec::as_slice)
+            .unwrap_or_default())
     }
 
     pub fn status(&self) -> deadpool::Status {
@@ -162,13 +196,23 @@ impl TenantPool {
         let wait = self.wait_timeout;
         let get = async {
             let share = match &self.share {
-                Some(s) => Some(s.clone().acquire_owned().await.expect("the semaphore is never closed")),
+                Some(s) => Some(
+                    s.clone()
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed"),
+                ),
                 None => None,
             };
             let conn = self.db.pool.get().await.map_err(|e| pool_error(e, wait))?;
-            Ok(Checkout { conn, _share: share })
+            Ok(Checkout {
+                conn,
+                _share: share,
+            })
         };
-        tokio::time::timeout(wait, get).await.map_err(|_| ClientError::PoolTimeout(wait))?
+        tokio::time::timeout(wait, get)
+            .await
+            .map_err(|_| ClientError::PoolTimeout(wait))?
     }
 }
 

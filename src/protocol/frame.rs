@@ -30,9 +30,15 @@ impl Header {
         }
         let frame_len = len as usize + 1;
         if frame_len > limit {
-            return Err(FrameError::TooLarge { size: frame_len, limit });
+            return Err(FrameError::TooLarge {
+                size: frame_len,
+                limit,
+            });
         }
-        Ok(Some(Header { tag: buf[0], frame_len }))
+        Ok(Some(Header {
+            tag: buf[0],
+            frame_len,
+        }))
     }
 }
 
@@ -51,12 +57,17 @@ impl Frame {
 
 /// Splits one complete frame off the front of `buf`; `Ok(None)` if it is not all there yet.
 pub fn split_frame(buf: &mut BytesMut, limit: usize) -> Result<Option<Frame>, FrameError> {
-    let Some(h) = Header::peek(buf, limit)? else { return Ok(None) };
+    let Some(h) = Header::peek(buf, limit)? else {
+        return Ok(None);
+    };
     if buf.len() < h.frame_len {
         buf.reserve(h.frame_len - buf.len());
         return Ok(None);
     }
-    Ok(Some(Frame { tag: h.tag, bytes: buf.split_to(h.frame_len) }))
+    Ok(Some(Frame {
+        tag: h.tag,
+        bytes: buf.split_to(h.frame_len),
+    }))
 }
 
 #[cfg(test)]
@@ -78,9 +89,15 @@ mod tests {
     #[test]
     fn refuses_bogus_and_oversized_lengths_before_allocating() {
         let mut buf = BytesMut::from(&b"Q\0\0\0\x02"[..]);
-        assert_eq!(split_frame(&mut buf, 1024).unwrap_err(), FrameError::BadLength(2));
+        assert_eq!(
+            split_frame(&mut buf, 1024).unwrap_err(),
+            FrameError::BadLength(2)
+        );
         let mut buf = BytesMut::from(&b"Q\x7f\xff\xff\xff"[..]);
-        assert!(matches!(split_frame(&mut buf, 1024), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            split_frame(&mut buf, 1024),
+            Err(FrameError::TooLarge { .. })
+        ));
         assert!(buf.capacity() < 1024);
     }
 }

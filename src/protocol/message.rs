@@ -62,7 +62,12 @@ fn put_cstr(buf: &mut BytesMut, s: &str) {
 
 pub fn error_response(buf: &mut BytesMut, severity: Severity, code: &str, text: &str) {
     message(buf, b'E', |b| {
-        for (field, value) in [(b'S', severity.as_str()), (b'V', severity.as_str()), (b'C', code), (b'M', text)] {
+        for (field, value) in [
+            (b'S', severity.as_str()),
+            (b'V', severity.as_str()),
+            (b'C', code),
+            (b'M', text),
+        ] {
             b.put_u8(field);
             put_cstr(b, value);
         }
@@ -122,7 +127,10 @@ mod tests {
     fn reads_parse_parts() {
         let body = b"s1\0SELECT $1\0\0\x01\0\0\0\x17";
         let (name, sql, tail) = parse_message_parts(body).unwrap();
-        assert_eq!((name, sql, tail), (&b"s1"[..], &b"SELECT $1"[..], &b"\0\x01\0\0\0\x17"[..]));
+        assert_eq!(
+            (name, sql, tail),
+            (&b"s1"[..], &b"SELECT $1"[..], &b"\0\x01\0\0\0\x17"[..])
+        );
         assert_eq!(query_text(b"SELECT 1\0"), Some(&b"SELECT 1"[..]));
         assert_eq!(query_text(b"SELECT 1"), None);
     }

@@ -14,7 +14,9 @@ fn neighbour_schemas(config: &Config, tenant: &crate::config::Tenant) -> Vec<Str
     config
         .tenants
         .iter()
-        .filter(|t| t.id != tenant.id && t.cluster == tenant.cluster && t.database == tenant.database)
+        .filter(|t| {
+            t.id != tenant.id && t.cluster == tenant.cluster && t.database == tenant.database
+        })
         .filter_map(|t| match &t.isolation {
             Isolation::Schema { schema, .. } => Some(schema.clone()),
             Isolation::Database => None,
@@ -56,7 +58,10 @@ impl Directory {
             .map(|t| {
                 let policy = match &t.isolation {
                     Isolation::Database => Policy::Database,
-                    Isolation::Schema { schema, shared_schemas } => Policy::Schema {
+                    Isolation::Schema {
+                        schema,
+                        shared_schemas,
+                    } => Policy::Schema {
                         schema: schema.clone(),
                         shared: shared_schemas.clone(),
                         neighbours: neighbour_schemas(config, t),
@@ -65,13 +70,19 @@ impl Directory {
                 let context = TenantContext {
                     id: TenantId::new(&t.id),
                     policy: Arc::new(policy),
-                    pool: pools.for_tenant(&t.id).expect("pools are built for every configured tenant"),
+                    pool: pools
+                        .for_tenant(&t.id)
+                        .expect("pools are built for every configured tenant"),
                     database: Arc::from(t.database.as_str()),
                 };
                 (t.id.clone(), context)
             })
             .collect();
-        let users = config.users.iter().map(|u| (u.name.clone(), u.clone())).collect();
+        let users = config
+            .users
+            .iter()
+            .map(|u| (u.name.clone(), u.clone()))
+            .collect();
         Directory { tenants, users }
     }
 
@@ -90,11 +101,16 @@ impl Directory {
 
     /// Resolves an authenticated login to the one tenant it may use.
     pub fn resolve(&self, login: LoginRequest<'_>) -> Result<TenantContext, ClientError> {
-        let user = self.user(login.user).ok_or_else(|| ClientError::BadPassword(login.user.to_owned()))?;
+        let user = self
+            .user(login.user)
+            .ok_or_else(|| ClientError::BadPassword(login.user.to_owned()))?;
         let suffix = (!self.users.contains_key(login.user))
             .then(|| login.user.rsplit_once('.').map(|(_, t)| t))
             .flatten();
-        let from_sni = login.sni.and_then(|host| host.split('.').next()).filter(|t| self.tenants.contains_key(*t));
+        let from_sni = login
+            .sni
+            .and_then(|host| host.split('.').next())
+            .filter(|t| self.tenants.contains_key(*t));
         let from_database = login.database.filter(|d| self.tenants.contains_key(*d));
         let chosen = from_sni
             .or(suffix)
@@ -110,7 +126,12 @@ impl Directory {
             .tenants
             .get(chosen)
             .filter(|_| user.allowed.permits(chosen))
-            .ok_or_else(|| ClientError::NotAuthorized(format!("user \"{}\" may not use tenant \"{chosen}\"", user.name)))?;
+            .ok_or_else(|| {
+                ClientError::NotAuthorized(format!(
+                    "user \"{}\" may not use tenant \"{chosen}\"",
+                    user.name
+                ))
+            })?;
         // A database name that is not a tenant id must be the tenant's own database (or the
         // libpq default, the user name), so a typo is an error rather than a silent redirect.
         if let Some(db) = login.database
