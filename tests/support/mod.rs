@@ -1,0 +1,197 @@
+//! Test harness: a real PostgreSQL cluster with the example tenants, and the real proxy in
+//! front of it on a free port.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::process::Output;
+
+use std::time::Duration;
+use tokio::process::Command;
+
+use tenantgate::devcluster::{Examples, PgCluster, example_config, seed_examples};
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "secret";
+
+/// What a test may change in the example configuration.
+pub struct Options {
+    pub pool_size: u32,
+    pub pool_mode: &'static str,
+    /// Extra keys for the `[proxy]` table.
+    pub proxy: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            pool_size: 10,
+            pool_mode: "transaction",
+            proxy: "",
+        }
+    }
+}
+
+pub struct TestEnv {
+    pub cluster: PgCluster,
+    pub examples: Examples,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestEnv {
+    pub async fn start() -> TestEnv {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> TestEnv {
+        let cluster = PgCluster::start().await.expect("start PostgreSQL");
+        let examples = seed_examples(&cluster)
+            .await
+            .expect("seed the example tenants");
+        let text = example_config(&cluster, &examples, "127.0.0.1:0", "")
+            .replace(
+                "pool_size = 10",
+                &format!("pool_size = {}", options.pool_size),
+            )
+            .replacen(
+                "[proxy]\n",
+                &format!(
+                    "[proxy]\npool_mode = \"{}\"\n{}\n",
+                    options.pool_mode, options.proxy
+                ),
+                1,
+            );
+        let path = cluster.dir().join("tenantgate.toml");
+        let config = tenantgate::config::parse(&path, &text).expect("valid test configuration");
+        let server = tenantgate::server::Server::bind(config)
+            .await
+            .expect("bind the proxy");
+        let addr = server.local_addr();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            server
+                .run_until(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("proxy runs");
+        });
+        TestEnv {
+            cluster,
+            examples,
+            addr,
+            shutdown: Some(tx),
+            server: Some(task),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn config(&self, user: &str, database: &str) -> tokio_postgres::Config {
+        let mut c = tokio_postgres::Config::new();
+        c.host("127.0.0.1")
+            .port(self.addr.port())
+            .user(user)
+            .password(PASSWORD)
+            .dbname(database)
+            .connect_timeout(Duration::from_secs(10));
+        c
+    }
+
+    /// A client through the proxy.
+    pub async fn client(&self, user: &str, database: &str) -> tokio_postgres::Client {
+        self.try_client(self.config(user, database))
+            .await
+            .unwrap_or_else(|e| panic!("login as {user}: {e}"))
+    }
+
+    pub async fn try_client(
+        &self,
+        config: tokio_postgres::Config,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    /// The real psql through the proxy: unaligned, tuples only, stop on error.
+    pub async fn psql(&self, user: &str, database: &str, sql: &str) -> Output {
+        self.program("psql", user)
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ])
+            .output()
+            .await
+            .expect("run psql")
+    }
+
+    /// pgbench through the proxy.
+    pub async fn pgbench(&self, user: &str, database: &str, args: &[&str]) -> Output {
+        self.program("pgbench", user)
+            .args(args)
+            .arg(database)
+            .output()
+            .await
+            .expect("run pgbench")
+    }
+
+    fn program(&self, name: &str, user: &str) -> Command {
+        let mut c = Command::new("timeout");
+        c.arg("300")
+            .arg(self.cluster.bin(name))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.addr.port().to_string(),
+                "-U",
+                user,
+            ])
+            .env("PGPASSWORD", PASSWORD)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .kill_on_drop(true);
+        c
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.server.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The SQLSTATE of a failed statement or login.
+pub fn sqlstate(e: &tokio_postgres::Error) -> String {
+    e.code()
+        .map(|c| c.code().to_owned())
+        .unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+}
+
+pub fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
