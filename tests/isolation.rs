@@ -299,3 +299,63 @@ async fn database_tenants_are_routed_to_their_own_database() {
         "initech's schema does not exist in umbrella's database"
     );
 }
+
+#[tokio::test]
+async fn session_state_never_crosses_to_another_tenant() {
+    let env = TestEnv::with(Options {
+        pool_size: 1,
+        ..Options::default()
+    })
+    .await;
+    let acme = env.client("acme_app", "app").await;
+    acme.batch_execute(
+        "CREATE TEMP TABLE spy AS SELECT * FROM orders;
+         PREPARE leak AS SELECT count(*) FROM acme.orders;
+         BEGIN; DECLARE held CURSOR WITH HOLD FOR SELECT * FROM orders; COMMIT;",
+    )
+    .await
+    .unwrap();
+    // The one backend connection now serves globex: none of acme's session objects remain.
+    let globex = env.client("globex_app", "app").await;
+    for (sql, code) in [
+        ("SELECT * FROM spy", "42P01"),
+        ("EXECUTE leak", "26000"),
+        ("FETCH ALL FROM held", "34000"),
+    ] {
+        let err = globex.simple_query(sql).await.unwrap_err();
+        assert_eq!(sqlstate(&err), code, "{sql}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn session_pooling_keeps_one_backend_per_client() {
+    let env = TestEnv::with(Options {
+        pool_mode: "session",
+        pool_size: 2,
+        ..Options::default()
+    })
+    .await;
+    let acme = env.client("acme_app", "app").await;
+    acme.batch_execute("CREATE TEMP TABLE scratch (x int); INSERT INTO scratch VALUES (1)")
+        .await
+        .unwrap();
+    let globex = env.client("globex_app", "app").await;
+    assert_eq!(
+        simple_count(&globex, "SELECT count(*) FROM orders").await,
+        4
+    );
+    assert_eq!(
+        simple_count(&acme, "SELECT count(*) FROM scratch").await,
+        1,
+        "session state survives between transactions"
+    );
+    drop(acme);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The connection acme used is reset before the next client gets it.
+    let next = env.client("globex_app", "app").await;
+    let err = next
+        .simple_query("SELECT * FROM scratch")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01");
+}

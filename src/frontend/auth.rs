@@ -138,7 +138,7 @@ impl AuthSource for Credentials {
                 // The stored hash was made with the configured name, not `user.tenant`.
                 let name = configured_user(user, |n| self.users.contains_key(n)).unwrap_or(user);
                 let hex = format!("{:x}", Md5::digest(format!("{presented}{name}")));
-                constant_time_eq(stored[3..].as_bytes(), hex.as_bytes())
+                constant_time_eq(&stored.as_bytes()[3..], hex.as_bytes())
             }
             Credential::Scram(v) => {
                 let salted = gen_salted_password(presented, &v.salt, v.iterations);
