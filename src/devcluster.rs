@@ -165,10 +165,6 @@ impl PgCluster {
         &self.password
     }
 
-    pub fn pid(&self) -> u32 {
-        self.postgres.id()
-    }
-
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

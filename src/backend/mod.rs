@@ -35,16 +35,6 @@ pub enum BackendError {
     Timeout(std::time::Duration),
 }
 
-impl BackendError {
-    /// The SQLSTATE Postgres sent, if it refused us itself.
-    pub fn server_code(&self) -> Option<&str> {
-        match self {
-            BackendError::Refused { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-}
-
 /// A logged-in backend connection.
 #[derive(Debug)]
 pub struct Connection {

@@ -61,7 +61,6 @@ pub struct ClientSlot(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
 #[derive(Debug)]
 pub struct Pools {
     by_tenant: HashMap<String, Arc<TenantPool>>,
-    by_key: HashMap<PoolKey, Arc<DbPool>>,
 }
 
 impl Pools {
@@ -111,15 +110,11 @@ impl Pools {
             };
             by_tenant.insert(t.id.clone(), Arc::new(tenant));
         }
-        Pools { by_tenant, by_key }
+        Pools { by_tenant }
     }
 
     pub fn for_tenant(&self, id: &str) -> Option<Arc<TenantPool>> {
         self.by_tenant.get(id).cloned()
-    }
-
-    pub fn all(&self) -> impl Iterator<Item = &Arc<DbPool>> {
-        self.by_key.values()
     }
 }
 
@@ -171,10 +166,6 @@ impl DbPool {
             .get()
             .map(Vec::as_slice)
             .unwrap_or_default())
-    }
-
-    pub fn status(&self) -> deadpool::Status {
-        self.pool.status()
     }
 }
 

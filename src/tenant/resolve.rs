@@ -91,14 +91,6 @@ impl Directory {
         configured_user(login_name, |n| self.users.contains_key(n)).and_then(|n| self.users.get(n))
     }
 
-    pub fn tenant(&self, id: &str) -> Option<&TenantContext> {
-        self.tenants.get(id)
-    }
-
-    pub fn tenants(&self) -> impl Iterator<Item = &TenantContext> {
-        self.tenants.values()
-    }
-
     /// Resolves an authenticated login to the one tenant it may use.
     pub fn resolve(&self, login: LoginRequest<'_>) -> Result<TenantContext, ClientError> {
         let user = self
