@@ -191,6 +191,9 @@ const ESCAPES: &[&str] = &[
     "COPY orders TO PROGRAM 'cat'",
     "DROP OWNED BY tenantgate",
     "CREATE ROLE evil SUPERUSER",
+    "LISTEN orders_changed",
+    "SELECT pg_notify('orders_changed', 'x')",
+    "SELECT * FROM pg_temp.spy",
 ];
 
 #[tokio::test]

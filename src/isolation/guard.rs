@@ -8,6 +8,7 @@
 //! | protected setting | `SET`/`SET LOCAL`/`RESET` of `search_path`, `role`, `session_authorization`, `tenantgate.*`, `standard_conforming_strings`, `client_encoding` and the other names of [`is_protected_setting`](super::is_protected_setting); `SET ROLE`, `SET SESSION AUTHORIZATION`, `SET NAMES`, `SET SCHEMA`, `RESET ALL`, `DISCARD ALL`; `SET` clauses of functions and procedures naming those settings; `set_config()` unless its first argument is a string naming an unprotected setting |
 //! | forbidden statement | `CREATE`/`ALTER`/`DROP` of roles, users, groups, databases, tablespaces, subscriptions, publications, extensions, servers, foreign-data wrappers, user mappings, event triggers, languages; `ALTER SYSTEM`, `DROP OWNED`, `REASSIGN OWNED`, `LOAD`, `CHECKPOINT`, `SECURITY LABEL`, `IMPORT FOREIGN SCHEMA`; `COPY` to or from a server file or `PROGRAM` |
 //! | forbidden function | server files (`pg_read_file`, `pg_ls_*`, `pg_stat_file`, …), large objects (`lo_*`, database-wide), `dblink*`, other sessions (`pg_terminate_backend`, `pg_cancel_backend`, `pg_stat_get_*`), SQL given as text (`query_to_xml` and the other `*_to_xml*`, `ts_stat`, `ts_rewrite`), server control (`pg_reload_conf`, …); and the views that show other sessions or other tables' values: `pg_stat_activity`, `pg_locks`, `pg_stats*`, `pg_stat_statements`, `pg_prepared_xacts`, `pg_stat_replication`, `pg_stat_ssl`, `pg_stat_gssapi`, `pg_stat_progress_*`, `pg_largeobject*` |
+//! | shared by schema tenants | for schema tenants only: `LISTEN`, `NOTIFY`, `UNLISTEN`, `pg_notify()` (channels are database-wide), `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED` (ids are database-wide), and `CREATE`/`ALTER`/`DROP SCHEMA`, `IMPORT FOREIGN SCHEMA` |
 //! | dynamic SQL | `EXECUTE` inside the body of a `DO` block or a function or procedure: SQL built at run time escapes every static check. Bodies are otherwise checked like any statement. |
 //!
 //! SQL-level `PREPARE`/`EXECUTE` are allowed: the prepared statement is part of the checked text.
@@ -22,12 +23,13 @@ fn refuse(rule: Rule, detail: impl Into<String>) -> Violation {
     }
 }
 
-/// Checks one statement; `schema_tenant` adds the refusal of schema-level statements.
+/// Checks one statement; `schema_tenant` adds the refusal of what schema tenants share:
+/// schemas themselves, notification channels and prepared-transaction ids.
 /// Routine bodies are checked by the caller, see [`routine_bodies`].
 pub fn check(statement: &Statement<'_>, schema_tenant: bool) -> Result<(), Violation> {
     forbidden_statement(statement, schema_tenant)?;
     settings(statement)?;
-    functions_and_views(statement)
+    functions_and_views(statement, schema_tenant)
 }
 
 fn words<'s>(statement: &'s Statement<'_>) -> impl Iterator<Item = &'s str> {
@@ -80,6 +82,17 @@ fn forbidden_statement(statement: &Statement<'_>, schema_tenant: bool) -> Result
         ["load", ..] | ["checkpoint", ..] => Some(head[0].to_string()),
         ["security", "label", ..] => Some("security label".into()),
         ["import", "foreign", "schema", ..] => Some("foreign schema".into()),
+        // Notification channels and prepared-transaction ids belong to the whole database,
+        // which schema tenants share.
+        ["listen" | "notify" | "unlisten", ..] if schema_tenant => Some(format!(
+            "{} (channels are shared by the database's tenants)",
+            head[0]
+        )),
+        ["prepare", "transaction", ..] | ["commit" | "rollback", "prepared", ..]
+            if schema_tenant =>
+        {
+            Some("prepared transaction (ids are shared by the database's tenants)".into())
+        }
         _ => None,
     };
     if let Some(object) = object {
@@ -263,12 +276,13 @@ fn forbidden_name(name: &str) -> bool {
         || name.starts_with("query_to_xml")
 }
 
-fn functions_and_views(statement: &Statement<'_>) -> Result<(), Violation> {
+fn functions_and_views(statement: &Statement<'_>, schema_tenant: bool) -> Result<(), Violation> {
     for t in statement {
-        if let Some(name) = t.word()
-            && forbidden_name(&name.to_ascii_lowercase())
-        {
-            return Err(refuse(Rule::ForbiddenFunction, name.to_string()));
+        if let Some(name) = t.word() {
+            let name = name.to_ascii_lowercase();
+            if forbidden_name(&name) || (schema_tenant && name == "pg_notify") {
+                return Err(refuse(Rule::ForbiddenFunction, name));
+            }
         }
     }
     Ok(())

@@ -75,8 +75,6 @@ const ALLOWED_EVERYWHERE: &[&str] = &[
     "EXECUTE p(1)",
     "DEALLOCATE p",
     "VACUUM ANALYZE orders",
-    "LISTEN events",
-    "NOTIFY events, 'hi'",
     "SELECT 'pg_stat_activity'",
     "SELECT E'it\\'s', 'a''b', $q$ ; set role x $q$",
     "SELECT 1; SELECT 2",
@@ -516,6 +514,9 @@ fn database_tenants_may_use_any_schema_of_their_database() {
     let cases = [
         ("SELECT * FROM reporting.daily", None),
         ("CREATE SCHEMA reporting", None),
+        ("LISTEN events", None),
+        ("NOTIFY events, 'hi'", None),
+        ("SELECT pg_notify('events', 'hi')", None),
         ("SELECT nextval('reporting.s')", None),
     ];
     check_all(&Policy::Database, &cases);
