@@ -6,7 +6,7 @@ use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::{PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
 
 use crate::config::Config;
-use crate::frontend::{CancelRegistry, Credentials, mechanisms};
+use crate::frontend::{CancelRegistry, Credentials, StatementRegistry, mechanisms};
 use crate::pool::Pools;
 use crate::tenant::Directory;
 
@@ -15,6 +15,8 @@ pub struct Shared {
     pub pools: Pools,
     pub directory: Directory,
     pub cancels: Arc<CancelRegistry>,
+    /// Pooled names of named prepared statements, shared by all clients.
+    pub statements: Arc<StatementRegistry>,
     /// Creates the authentication exchange for each login.
     pub mechanisms: Arc<dyn AuthMechanismFactory>,
     /// Hands out the (pid, secret) a client cancels with; one counter for all sessions.
@@ -32,6 +34,7 @@ impl Shared {
             pools,
             directory,
             cancels: Arc::default(),
+            statements: Arc::default(),
             keys: Arc::new(RandomPidSecretKeyGenerator::default()),
         }
     }

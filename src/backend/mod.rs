@@ -5,6 +5,7 @@
 
 mod startup;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use bytes::BytesMut;
@@ -49,6 +50,8 @@ pub struct Connection {
     pub context: Option<u64>,
     /// A client left session state behind (session pooling): discard it before reuse.
     pub needs_discard: bool,
+    /// Ids of the pooled named statements prepared on this connection.
+    pub prepared: HashSet<u64>,
 }
 
 /// What a CancelRequest for this connection must carry.

@@ -1,19 +1,22 @@
 //! Client → backend: turns the client's frames into what the backend may see.
 //!
 //! Only `Query` and `Parse` carry SQL; they pass the tenant's isolation policy or are replaced
-//! by a refusal. Every other message is forwarded as bytes. Each forwarded message that
-//! Postgres answers is recorded in the [`Tracker`], in order.
+//! by a refusal. Named statements are renamed to their pooled names (see [`super::prepared`]).
+//! Every other message is forwarded as bytes. Each forwarded message that Postgres answers is
+//! recorded in the [`Tracker`], in order.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 
+use super::prepared::{ClientStatements, Registry, Statement, parse_message, pooled_name, renamed};
 use super::tracker::{Origin, Request, Tracker};
 use crate::error::ClientError;
 use crate::isolation::{Policy, Rule, Violation};
 use crate::protocol::{
-    Frame, TransactionStatus, parse_message_parts, query_message, query_text, ready_for_query,
-    split_frame,
+    Frame, Header, TransactionStatus, cstring, parse_message_parts, query_message, query_text,
+    ready_for_query, split_frame,
 };
 
 /// What the session loop must do after a batch of frames.
@@ -37,6 +40,8 @@ pub struct Inbound {
     policy: Arc<Policy>,
     limit: usize,
     skip: Option<Skip>,
+    registry: Arc<Registry>,
+    statements: ClientStatements,
 }
 
 /// Where one batch of translated frames goes.
@@ -46,24 +51,38 @@ pub struct Outputs<'a> {
     /// Answers the proxy gives the client itself, when no backend is involved.
     pub client: &'a mut BytesMut,
     pub tracker: &'a mut Tracker,
-    /// Whether a backend is attached (refusals then go through it, to keep response order
-    /// and transaction state exactly as Postgres would have them).
-    pub attached: bool,
+    /// The pooled statements of the attached backend; `None` when no backend is attached.
+    /// With a backend, refusals go through it, to keep response order and transaction state
+    /// exactly as Postgres would have them.
+    pub prepared: Option<&'a mut HashSet<u64>>,
 }
 
 impl Outputs<'_> {
     /// A refusal can be answered locally only when nothing sent earlier is still unanswered.
     fn local(&self) -> bool {
-        !self.attached && self.backend.is_empty() && self.tracker.is_idle()
+        self.prepared.is_none() && self.backend.is_empty() && self.tracker.is_idle()
+    }
+
+    /// Makes sure the backend has `statement`, preparing it first if not.
+    fn ensure_prepared(&mut self, statement: &Statement) {
+        if let Some(prepared) = self.prepared.as_deref_mut()
+            && prepared.insert(statement.id)
+        {
+            self.backend.extend_from_slice(&statement.parse);
+            self.tracker
+                .push(Request::Parse(Some(statement.id)), Origin::Injected);
+        }
     }
 }
 
 impl Inbound {
-    pub fn new(policy: Arc<Policy>, limit: usize) -> Inbound {
+    pub fn new(policy: Arc<Policy>, limit: usize, registry: Arc<Registry>) -> Inbound {
         Inbound {
             policy,
             limit,
             skip: None,
+            registry,
+            statements: ClientStatements::default(),
         }
     }
 
@@ -87,6 +106,61 @@ impl Inbound {
         self.skip = Some(Skip::Local);
     }
 
+    /// Answers a batch of only named Parse messages and a Sync (what `PQprepare` sends)
+    /// without a backend: the statements are registered and prepared on a connection when
+    /// first used. Holding no connection for a prepare matters: clients such as pgbench
+    /// prepare synchronously while their other connections hold backends mid-transaction.
+    /// A statement Postgres would reject then fails at its first use instead of here.
+    /// Returns whether the batch was answered.
+    pub fn prepare_locally(
+        &mut self,
+        buf: &mut BytesMut,
+        client: &mut BytesMut,
+    ) -> Result<bool, ClientError> {
+        if self.skip.is_some() {
+            return Ok(false);
+        }
+        let mut end = 0;
+        let mut parses = Vec::new();
+        loop {
+            let Some(h) = Header::peek(&buf[end..], self.limit)? else {
+                return Ok(false);
+            };
+            if buf.len() < end + h.frame_len {
+                return Ok(false);
+            }
+            let body = &buf[end + 5..end + h.frame_len];
+            match h.tag {
+                b'P' => match parse_message_parts(body) {
+                    Some((name, sql, tail)) if !name.is_empty() && self.check(sql).is_ok() => {
+                        parses.push((name.to_vec(), sql.to_vec(), tail.to_vec()));
+                    }
+                    _ => return Ok(false),
+                },
+                b'S' if !parses.is_empty() => {
+                    end += h.frame_len;
+                    break;
+                }
+                _ => return Ok(false),
+            }
+            end += h.frame_len;
+        }
+        let _ = buf.split_to(end);
+        for (name, sql, tail) in parses {
+            let id = self.registry.intern(&sql, &tail);
+            self.statements.insert(
+                &name,
+                Statement {
+                    id,
+                    parse: parse_message(id, &sql, &tail),
+                },
+            );
+            client.extend_from_slice(b"1\0\0\0\x04");
+        }
+        ready_for_query(client, TransactionStatus::Idle);
+        Ok(true)
+    }
+
     fn translate_frame(
         &mut self,
         frame: Frame,
@@ -98,7 +172,8 @@ impl Inbound {
                 b'X' => return Ok(Flow::Terminate),
                 _ => return Ok(Flow::Continue),
             }
-            if skip == Skip::Local {
+            // Answered here only when no backend is attached; otherwise the backend answers.
+            if skip == Skip::Local && out.prepared.is_none() {
                 ready_for_query(out.client, TransactionStatus::Idle);
                 return Ok(Flow::Continue);
             }
@@ -116,10 +191,10 @@ impl Inbound {
                 return Ok(Flow::Continue);
             }
             b'X' => return Ok(Flow::Terminate),
-            b'B' => Some(Request::Bind),
-            b'D' => Some(Request::Describe),
+            b'B' => return self.bind(frame, out),
+            b'D' => return self.describe_or_close(frame, Request::Describe, out),
+            b'C' => return self.describe_or_close(frame, Request::Close, out),
             b'E' => Some(Request::Execute),
-            b'C' => Some(Request::Close),
             b'S' => Some(Request::Sync),
             b'H' | b'd' | b'c' | b'f' => None,
             other => {
@@ -150,12 +225,31 @@ impl Inbound {
     }
 
     fn parse(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
-        let (_, sql, _) = parse_message_parts(frame.body())
+        let (name, sql, tail) = parse_message_parts(frame.body())
             .ok_or_else(|| ClientError::Protocol("malformed Parse message".into()))?;
         match self.check(sql) {
-            Ok(()) => {
-                out.tracker.push(Request::Parse, Origin::Client);
+            Ok(()) if name.is_empty() => {
+                out.tracker.push(Request::Parse(None), Origin::Client);
                 out.backend.extend_from_slice(&frame.bytes);
+            }
+            Ok(()) => {
+                let id = self.registry.intern(sql, tail);
+                let statement = Statement {
+                    id,
+                    parse: parse_message(id, sql, tail),
+                };
+                self.statements.insert(name, statement.clone());
+                // Prepared already: Close it first, so the client's Parse is answered by the
+                // backend in order, exactly as Postgres answers a Parse.
+                if out.prepared.as_deref().is_some_and(|p| p.contains(&id)) {
+                    renamed(out.backend, b'C', b"S", &pooled_name(id), b"");
+                    out.tracker.push(Request::Close, Origin::Injected);
+                }
+                if let Some(prepared) = out.prepared.as_deref_mut() {
+                    prepared.insert(id);
+                }
+                out.backend.extend_from_slice(&statement.parse);
+                out.tracker.push(Request::Parse(Some(id)), Origin::Client);
             }
             Err(v) if out.local() => {
                 ClientError::Refused(v).write(out.client);
@@ -166,6 +260,56 @@ impl Inbound {
                 self.skip = Some(Skip::Backend);
             }
         }
+        Ok(Flow::Continue)
+    }
+
+    /// Bind: the statement name becomes the pooled one, prepared first where missing.
+    fn bind(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
+        let malformed = || ClientError::Protocol("malformed Bind message".into());
+        let body = frame.body();
+        let (portal, rest) = cstring(body).ok_or_else(malformed)?;
+        let (name, rest) = cstring(rest).ok_or_else(malformed)?;
+        match self.statements.get(name) {
+            Some(statement) => {
+                out.ensure_prepared(statement);
+                let prefix = &body[..portal.len() + 1];
+                renamed(out.backend, b'B', prefix, &pooled_name(statement.id), rest);
+            }
+            None => out.backend.extend_from_slice(&frame.bytes),
+        }
+        out.tracker.push(Request::Bind, Origin::Client);
+        Ok(Flow::Continue)
+    }
+
+    /// Describe or Close of a named statement ('S'); portals ('P') pass unchanged.
+    fn describe_or_close(
+        &mut self,
+        frame: Frame,
+        request: Request,
+        out: &mut Outputs<'_>,
+    ) -> Result<Flow, ClientError> {
+        let body = frame.body();
+        let kind = body.first().copied();
+        let name = cstring(body.get(1..).unwrap_or_default())
+            .map(|(n, _)| n)
+            .unwrap_or_default();
+        if kind != Some(b'S') || name.is_empty() {
+            out.backend.extend_from_slice(&frame.bytes);
+        } else if request == Request::Close {
+            // The pooled statement stays for other clients; the backend still answers the
+            // Close (closing a statement that does not exist is no error).
+            self.statements.remove(name);
+            renamed(out.backend, b'C', b"S", "tenantgate_none", b"");
+        } else {
+            match self.statements.get(name) {
+                Some(statement) => {
+                    out.ensure_prepared(statement);
+                    renamed(out.backend, b'D', b"S", &pooled_name(statement.id), b"");
+                }
+                None => out.backend.extend_from_slice(&frame.bytes),
+            }
+        }
+        out.tracker.push(request, Origin::Client);
         Ok(Flow::Continue)
     }
 
@@ -201,8 +345,8 @@ fn refusal_extended(v: &Violation, out: &mut Outputs<'_>) {
         .expect("generated SQL has no NUL");
     out.backend.extend_from_slice(BIND);
     out.backend.extend_from_slice(EXECUTE);
-    for r in [Request::Parse, Request::Bind, Request::Execute] {
-        out.tracker.push(r, Origin::Refusal);
+    for r in [Request::Parse(None), Request::Bind, Request::Execute] {
+        out.tracker.push(r, Origin::Injected);
     }
 }
 

@@ -9,6 +9,7 @@ mod auth;
 mod cancel;
 mod inbound;
 mod outbound;
+mod prepared;
 mod relay;
 mod startup;
 mod tracker;
@@ -21,6 +22,7 @@ use tracing::Instrument;
 
 pub use auth::{Credentials, mechanisms};
 pub use cancel::CancelRegistry;
+pub use prepared::Registry as StatementRegistry;
 
 use crate::error::ClientError;
 use crate::shared::Shared;
@@ -62,6 +64,7 @@ where
             login.tenant,
             shared.config.proxy.max_message_size,
             cancel,
+            shared.statements.clone(),
         );
         match relay.run().await {
             Ok(()) | Err(ClientError::ClientGone) => tracing::debug!("session ended"),

@@ -4,8 +4,8 @@
 //! out, writes the tenant preamble and the frames in one go, and relays both directions at
 //! once until the backend is idle again (transaction pooling) or the client leaves.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -13,11 +13,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::cancel::CancelSlot;
 use super::inbound::{Flow, Inbound, Outputs};
 use super::outbound::Outbound;
+use super::prepared::Registry;
 use super::tracker::{Origin, Request, Tracker};
+use crate::backend::Connection;
 use crate::config::PoolMode;
 use crate::error::ClientError;
 use crate::pool::{Checkout, write_preamble};
-use crate::protocol::{TransactionStatus, ready_for_query};
+use crate::protocol::{Header, TransactionStatus, ready_for_query};
 use crate::tenant::TenantContext;
 
 pub struct Relay<S> {
@@ -27,6 +29,7 @@ pub struct Relay<S> {
     tenant: TenantContext,
     inbound: Inbound,
     cancel: CancelSlot,
+    max_message: usize,
 }
 
 /// How an attached stretch ended.
@@ -44,14 +47,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         tenant: TenantContext,
         max_message: usize,
         cancel: CancelSlot,
+        statements: Arc<Registry>,
     ) -> Self {
-        let inbound = Inbound::new(tenant.policy.clone(), max_message);
+        let inbound = Inbound::new(tenant.policy.clone(), max_message, statements);
         Relay {
             client,
             client_buf: leftover,
             tenant,
             inbound,
             cancel,
+            max_message,
         }
     }
 
@@ -70,24 +75,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
 
     async fn serve(&mut self) -> Result<(), ClientError> {
         loop {
-            let mut batch = BytesMut::new();
-            let mut tracker = Tracker::default();
-            if self
-                .read_until_backend_needed(&mut batch, &mut tracker)
-                .await?
-                == Flow::Terminate
-            {
+            if self.wait_for_message().await? == Flow::Terminate {
                 return Ok(());
+            }
+            let mut answer = BytesMut::new();
+            if self
+                .inbound
+                .prepare_locally(&mut self.client_buf, &mut answer)?
+            {
+                self.client
+                    .write_all(&answer)
+                    .await
+                    .map_err(|_| ClientError::ClientGone)?;
+                continue;
             }
             let mut checkout = match self.tenant.pool.checkout().await {
                 Ok(c) => c,
                 Err(e) => {
-                    self.fail_batch(&e, &mut tracker).await?;
+                    self.fail_pending(&e).await?;
                     continue;
                 }
             };
             self.cancel.set(checkout.conn().cancel_key);
-            let result = self.attached(&mut checkout, batch, tracker).await;
+            let result = self.attached(&mut checkout).await;
             self.cancel.clear();
             match result {
                 Ok((Detach::Idle, _)) => checkout.release(),
@@ -108,36 +118,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         }
     }
 
-    /// Reads and translates client frames while no backend is held, answering refusals
-    /// locally, until there is something for a backend.
-    async fn read_until_backend_needed(
-        &mut self,
-        batch: &mut BytesMut,
-        tracker: &mut Tracker,
-    ) -> Result<Flow, ClientError> {
-        let mut local = BytesMut::new();
+    /// Waits, holding no backend, until the client has sent a whole message (Terminate ends
+    /// the session here). Frames are translated only once a backend is attached, because
+    /// how a named statement is sent depends on the connection.
+    async fn wait_for_message(&mut self) -> Result<Flow, ClientError> {
         loop {
-            let flow = self.inbound.translate(
-                &mut self.client_buf,
-                &mut Outputs {
-                    backend: batch,
-                    client: &mut local,
-                    tracker,
-                    attached: false,
-                },
-            )?;
-            if !local.is_empty() {
-                self.client
-                    .write_all(&local)
-                    .await
-                    .map_err(|_| ClientError::ClientGone)?;
-                local.clear();
-            }
-            if flow == Flow::Terminate {
-                return Ok(Flow::Terminate);
-            }
-            if !batch.is_empty() {
-                return Ok(Flow::Continue);
+            if let Some(header) = Header::peek(&self.client_buf, self.max_message)?
+                && self.client_buf.len() >= header.frame_len
+            {
+                return Ok(if header.tag == b'X' {
+                    Flow::Terminate
+                } else {
+                    Flow::Continue
+                });
             }
             if self
                 .client
@@ -151,24 +144,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         }
     }
 
-    /// Answers a batch that got no backend: an error, then ReadyForQuery for each Query or
-    /// Sync in it, as Postgres answers a batch whose first message fails.
-    async fn fail_batch(
-        &mut self,
-        error: &ClientError,
-        tracker: &mut Tracker,
-    ) -> Result<(), ClientError> {
+    /// Answers the client's pending messages when no backend could be had: refusals as
+    /// usual, then an error and a ReadyForQuery for each Query or Sync, as Postgres answers
+    /// a batch whose first message fails.
+    async fn fail_pending(&mut self, error: &ClientError) -> Result<(), ClientError> {
         tracing::warn!(error = %error, "no backend connection for a client batch");
-        let mut out = BytesMut::new();
-        let readies = tracker.ready_expected();
-        error.write(&mut out);
-        for _ in 0..readies {
+        let (mut discarded, mut out, mut tracker) =
+            (BytesMut::new(), BytesMut::new(), Tracker::default());
+        self.inbound.translate(
+            &mut self.client_buf,
+            &mut Outputs {
+                backend: &mut discarded,
+                client: &mut out,
+                tracker: &mut tracker,
+                prepared: None,
+            },
+        )?;
+        if tracker.ready_expected() > 0 || !discarded.is_empty() {
+            error.write(&mut out);
+        }
+        for _ in 0..tracker.ready_expected() {
             ready_for_query(&mut out, TransactionStatus::Idle);
         }
         if !tracker.ends_with_sync() {
             self.inbound.fail_until_sync();
         }
-        tracker.clear();
         self.client
             .write_all(&out)
             .await
@@ -177,26 +177,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
 
     /// Relays both directions until the backend can be released or the client leaves.
     /// Returns how it ended and whether the connection is clean enough to reuse.
-    async fn attached(
-        &mut self,
-        checkout: &mut Checkout,
-        batch: BytesMut,
-        mut tracker: Tracker,
-    ) -> Result<(Detach, bool), ClientError> {
+    async fn attached(&mut self, checkout: &mut Checkout) -> Result<(Detach, bool), ClientError> {
         let mode = self.tenant.pool.mode;
         let conn = checkout.conn();
-        let mut first = BytesMut::with_capacity(batch.len() + 128);
-        let setups = write_preamble(conn, &self.tenant.pool.context, &mut first);
-        first.extend_from_slice(&batch);
-        tracker.prepend(Request::Query, Origin::Setup, setups);
+        let mut first = BytesMut::with_capacity(self.client_buf.len() + 128);
+        let mut tracker = Tracker::default();
+        for _ in 0..write_preamble(conn, &self.tenant.pool.context, &mut first) {
+            tracker.push(Request::Query, Origin::Setup);
+        }
+        let Connection {
+            stream,
+            read_buf: backend_buf,
+            prepared,
+            ..
+        } = conn;
+        let mut local = BytesMut::new();
+        let first_flow = self.inbound.translate(
+            &mut self.client_buf,
+            &mut Outputs {
+                backend: &mut first,
+                client: &mut local,
+                tracker: &mut tracker,
+                prepared: Some(&mut *prepared),
+            },
+        )?;
+        debug_assert!(local.is_empty(), "refusals go through the attached backend");
 
         let link = Link {
             tracker: Mutex::new(tracker),
             ..Link::default()
         };
         let (client_read, client_write) = tokio::io::split(&mut self.client);
-        let (backend_read, backend_write) = conn.stream.split();
-        let backend_buf = &mut conn.read_buf;
+        let (backend_read, backend_write) = stream.split();
         let inbound = &mut self.inbound;
         let client_buf = &mut self.client_buf;
 
@@ -205,7 +217,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         let upstream = async {
             let (mut client_read, mut backend_write) = (client_read, backend_write);
             let mut out = first;
-            let mut local = BytesMut::new();
+            let mut terminate = first_flow == Flow::Terminate;
             loop {
                 if !out.is_empty() {
                     link.upstream_busy.store(true, Ordering::Relaxed);
@@ -219,22 +231,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                         return Ok(Detach::Idle);
                     }
                 }
+                if terminate {
+                    return Ok(Detach::ClientGone);
+                }
                 if client_read.read_buf(client_buf).await.unwrap_or(0) == 0 {
                     return Ok::<Detach, ClientError>(Detach::ClientGone);
+                }
+                let mut tracker = link.tracker();
+                for id in tracker.take_lost() {
+                    prepared.remove(&id);
                 }
                 let flow = inbound.translate(
                     client_buf,
                     &mut Outputs {
                         backend: &mut out,
                         client: &mut local,
-                        tracker: &mut link.tracker(),
-                        attached: true,
+                        tracker: &mut tracker,
+                        prepared: Some(&mut *prepared),
                     },
                 )?;
+                drop(tracker);
                 debug_assert!(local.is_empty(), "refusals go through the attached backend");
-                if flow == Flow::Terminate {
-                    return Ok(Detach::ClientGone);
-                }
+                terminate = flow == Flow::Terminate;
             }
         };
 
@@ -275,6 +293,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             r = upstream => r,
             r = downstream => r,
         };
+        for id in link.tracker().take_lost() {
+            prepared.remove(&id);
+        }
         match ended {
             Ok(Detach::ClientGone) => {
                 Ok((Detach::ClientGone, link.releasable(PoolMode::Transaction)))

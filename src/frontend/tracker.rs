@@ -16,7 +16,8 @@ pub enum Request {
     /// Simple query: everything up to and including ReadyForQuery.
     Query,
     /// Extended protocol: ends at ParseComplete, BindComplete, CloseComplete, ...
-    Parse,
+    /// A Parse of a pooled named statement carries its id (see `prepared`).
+    Parse(Option<u64>),
     Bind,
     Describe,
     Execute,
@@ -33,8 +34,9 @@ pub enum Origin {
     /// The proxy's context setup: answers are swallowed, and an error means the connection
     /// cannot be trusted for the tenant.
     Setup,
-    /// The proxy's stand-in for a refused message: only its error reaches the client.
-    Refusal,
+    /// The proxy's own message on the client's behalf (a refusal's stand-in, a statement
+    /// prepared again on another connection): only its error reaches the client.
+    Injected,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +48,7 @@ struct Entry {
 impl Entry {
     fn disposition(self, tag: u8) -> Disposition {
         match (self.origin, tag) {
-            (Origin::Client, _) | (Origin::Refusal, b'E') => Disposition::Forward,
+            (Origin::Client, _) | (Origin::Injected, b'E') => Disposition::Forward,
             (Origin::Setup, b'E') => Disposition::PreambleFailed,
             _ => Disposition::Swallow,
         }
@@ -67,6 +69,8 @@ pub struct Tracker {
     pending: VecDeque<Entry>,
     /// Last transaction status the backend reported.
     status: Option<TransactionStatus>,
+    /// Pooled statements whose Parse failed or was skipped: the backend does not have them.
+    lost: Vec<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,13 +80,6 @@ pub struct Desync(pub char);
 impl Tracker {
     pub fn push(&mut self, request: Request, origin: Origin) {
         self.pending.push_back(Entry { request, origin });
-    }
-
-    /// Puts `count` requests in front of everything pending (the preamble precedes the batch).
-    pub fn prepend(&mut self, request: Request, origin: Origin, count: usize) {
-        for _ in 0..count {
-            self.pending.push_front(Entry { request, origin });
-        }
     }
 
     /// Whether the last pending request closes an extended-protocol batch.
@@ -108,8 +105,19 @@ impl Tracker {
         self.status
     }
 
-    pub fn clear(&mut self) {
-        self.pending.clear();
+    /// Statements the backend turned out not to have prepared, since the last call.
+    pub fn take_lost(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.lost)
+    }
+
+    fn pop(&mut self) {
+        if let Some(Entry {
+            request: Request::Parse(Some(id)),
+            ..
+        }) = self.pending.pop_front()
+        {
+            self.lost.push(id);
+        }
     }
 
     /// Decides the fate of a backend message with this tag; `ready` carries ReadyForQuery's
@@ -145,17 +153,17 @@ impl Tracker {
             (Request::Query, _) => false,
             (_, b'E') => {
                 // Postgres skips every extended message up to the next Sync after an error.
-                self.pending.pop_front();
+                self.pop();
                 while self
                     .pending
                     .front()
                     .is_some_and(|e| e.request != Request::Sync)
                 {
-                    self.pending.pop_front();
+                    self.pop();
                 }
                 return Ok(head.disposition(tag));
             }
-            (Request::Parse, b'1') | (Request::Bind, b'2') | (Request::Close, b'3') => true,
+            (Request::Parse(_), b'1') | (Request::Bind, b'2') | (Request::Close, b'3') => true,
             (Request::Describe, b'T' | b'n') => true,
             (Request::Describe, b't') => false,
             (Request::Execute, b'C' | b'I' | b's') => true,
@@ -196,8 +204,8 @@ mod tests {
     #[test]
     fn extended_batch_with_injected_messages() {
         let mut t = Tracker::default();
-        for r in [Request::Parse, Request::Bind, Request::Execute] {
-            t.push(r, Origin::Refusal);
+        for r in [Request::Parse(None), Request::Bind, Request::Execute] {
+            t.push(r, Origin::Injected);
         }
         t.push(Request::Sync, Origin::Client);
         assert_eq!(
@@ -211,7 +219,7 @@ mod tests {
     fn an_error_skips_to_sync() {
         let mut t = Tracker::default();
         for r in [
-            Request::Parse,
+            Request::Parse(None),
             Request::Bind,
             Request::Describe,
             Request::Execute,
@@ -234,7 +242,7 @@ mod tests {
     fn unexpected_messages_are_a_desync() {
         let mut t = Tracker::default();
         assert!(t.on_message(b'C', None).is_err());
-        t.push(Request::Parse, Origin::Client);
+        t.push(Request::Parse(None), Origin::Client);
         assert!(t.on_message(b'Z', Some(TransactionStatus::Idle)).is_err());
     }
 }

@@ -105,7 +105,25 @@ fn forbidden_statement(statement: &Statement<'_>, schema_tenant: bool) -> Result
     if head.first() == Some(&"copy") {
         copy_target(statement)?;
     }
-    Ok(())
+    reserved_statement_names(statement)
+}
+
+/// The proxy prepares statements under `tenantgate_…` names on shared connections; SQL-level
+/// PREPARE, EXECUTE and DEALLOCATE may not touch them.
+fn reserved_statement_names(statement: &Statement<'_>) -> Result<(), Violation> {
+    let name = match statement.as_slice() {
+        [first, name, ..] if first.is_kw("prepare") || first.is_kw("execute") => name,
+        [first, second, name, ..] if first.is_kw("deallocate") && second.is_kw("prepare") => name,
+        [first, name, ..] if first.is_kw("deallocate") => name,
+        _ => return Ok(()),
+    };
+    match name.word() {
+        Some(n) if n.to_ascii_lowercase().starts_with("tenantgate_") => Err(refuse(
+            Rule::ForbiddenStatement,
+            format!("prepared statement names starting with tenantgate_ are reserved ({n})"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `COPY … FROM/TO` must use the client's stream, never a server file or program.

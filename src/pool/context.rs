@@ -66,6 +66,7 @@ pub fn write_preamble(
         queries += 1;
         conn.needs_discard = false;
         conn.context = None;
+        conn.prepared.clear();
     }
     if conn.context != Some(context.id) {
         if !context.setup.is_empty() {

@@ -45,7 +45,7 @@ impl TransactionStatus {
 }
 
 /// Appends a message whose body is built by `body`, patching in its length.
-fn message(buf: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
+pub fn message(buf: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
     buf.put_u8(tag);
     let at = buf.len();
     buf.put_i32(0);

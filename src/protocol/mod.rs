@@ -7,8 +7,8 @@ mod message;
 
 pub use frame::{Frame, FrameError, Header, split_frame};
 pub use message::{
-    Severity, TransactionStatus, cstring, error_response, parameter_status, parse_message_parts,
-    query_message, query_text, ready_for_query,
+    Severity, TransactionStatus, cstring, error_response, message, parameter_status,
+    parse_message_parts, query_message, query_text, ready_for_query,
 };
 
 /// SQLSTATE codes tenantgate sends itself.
