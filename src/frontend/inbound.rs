@@ -196,7 +196,11 @@ impl Inbound {
             b'C' => return self.describe_or_close(frame, Request::Close, out),
             b'E' => Some(Request::Execute),
             b'S' => Some(Request::Sync),
-            b'H' | b'd' | b'c' | b'f' => None,
+            b'c' | b'f' => {
+                out.tracker.copy_ended();
+                None
+            }
+            b'H' | b'd' => None,
             other => {
                 return Err(ClientError::Protocol(format!(
                     "unexpected message type {:?}",

@@ -43,6 +43,8 @@ pub enum Origin {
 struct Entry {
     request: Request,
     origin: Origin,
+    /// How many COPY-ins the client had ended when it sent this request.
+    copy_epoch: u32,
 }
 
 impl Entry {
@@ -71,6 +73,11 @@ pub struct Tracker {
     status: Option<TransactionStatus>,
     /// Pooled statements whose Parse failed or was skipped: the backend does not have them.
     lost: Vec<u64>,
+    /// CopyDone/CopyFail messages the client has sent.
+    copy_ends: u32,
+    /// Set while an extended-protocol COPY FROM STDIN runs: Postgres ignores Sync until the
+    /// client ends the copy, so such a Sync will get no ReadyForQuery.
+    copy_in: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +86,36 @@ pub struct Desync(pub char);
 
 impl Tracker {
     pub fn push(&mut self, request: Request, origin: Origin) {
-        self.pending.push_back(Entry { request, origin });
+        if request == Request::Sync && self.copy_in == Some(self.copy_ends) {
+            return;
+        }
+        self.pending.push_back(Entry {
+            request,
+            origin,
+            copy_epoch: self.copy_ends,
+        });
+    }
+
+    /// The client sent CopyDone or CopyFail.
+    pub fn copy_ended(&mut self) {
+        self.copy_ends += 1;
+        self.copy_in = None;
+    }
+
+    /// CopyInResponse to an Execute: drop the Syncs the client sent before ending the copy.
+    fn copy_in_started(&mut self, head: Entry) {
+        let mut i = 1;
+        while i < self.pending.len() {
+            let e = self.pending[i];
+            if e.request == Request::Sync && e.copy_epoch == head.copy_epoch {
+                self.pending.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        if self.copy_ends == head.copy_epoch {
+            self.copy_in = Some(head.copy_epoch);
+        }
     }
 
     /// Whether the last pending request closes an extended-protocol batch.
@@ -167,7 +203,11 @@ impl Tracker {
             (Request::Describe, b'T' | b'n') => true,
             (Request::Describe, b't') => false,
             (Request::Execute, b'C' | b'I' | b's') => true,
-            (Request::Execute, b'D' | b'G' | b'H' | b'W' | b'd' | b'c') => false,
+            (Request::Execute, b'G') => {
+                self.copy_in_started(head);
+                false
+            }
+            (Request::Execute, b'D' | b'H' | b'W' | b'd' | b'c') => false,
             _ => return Err(Desync(tag as char)),
         };
         if completes {
@@ -244,5 +284,19 @@ mod tests {
         assert!(t.on_message(b'C', None).is_err());
         t.push(Request::Parse(None), Origin::Client);
         assert!(t.on_message(b'Z', Some(TransactionStatus::Idle)).is_err());
+    }
+
+    #[test]
+    fn syncs_sent_during_an_extended_copy_in_get_no_answer() {
+        let mut t = Tracker::default();
+        for r in [Request::Bind, Request::Execute, Request::Sync] {
+            t.push(r, Origin::Client);
+        }
+        assert_eq!(run(&mut t, "2G"), vec![Forward; 2]);
+        t.push(Request::Sync, Origin::Client); // still copying: ignored by Postgres too
+        t.copy_ended();
+        t.push(Request::Sync, Origin::Client);
+        assert_eq!(run(&mut t, "CZ"), vec![Forward; 2]);
+        assert!(t.is_idle());
     }
 }
