@@ -4,7 +4,7 @@
 //! rule it broke, the log gets the details.
 
 use crate::backend::BackendError;
-use crate::isolation::Violation;
+use crate::isolation::{Rule, Violation};
 use crate::protocol::{FrameError, Severity, sqlstate};
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +58,8 @@ impl ClientError {
             BadPassword(_) => sqlstate::INVALID_PASSWORD,
             NotAuthorized(_) => sqlstate::INVALID_AUTHORIZATION,
             UnknownDatabase(_) => sqlstate::INVALID_CATALOG_NAME,
+            // Features that need session pooling are not forbidden, only unavailable.
+            Refused(v) if v.rule == Rule::SessionOnly => sqlstate::FEATURE_NOT_SUPPORTED,
             ForbiddenStartupParameter(_) | Refused(_) => sqlstate::INSUFFICIENT_PRIVILEGE,
             UnsupportedStartup(_) | Unsupported(_) => sqlstate::FEATURE_NOT_SUPPORTED,
             TooManyConnections(_) | PoolTimeout(_) => sqlstate::TOO_MANY_CONNECTIONS,

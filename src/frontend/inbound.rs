@@ -12,6 +12,7 @@ use bytes::BytesMut;
 
 use super::prepared::{ClientStatements, Registry, Statement, parse_message, pooled_name, renamed};
 use super::tracker::{Origin, Request, Tracker};
+use crate::config::PoolMode;
 use crate::error::ClientError;
 use crate::isolation::{Policy, Rule, Violation};
 use crate::protocol::{
@@ -42,6 +43,7 @@ pub struct Inbound {
     skip: Option<Skip>,
     registry: Arc<Registry>,
     statements: ClientStatements,
+    mode: PoolMode,
 }
 
 /// Where one batch of translated frames goes.
@@ -76,13 +78,19 @@ impl Outputs<'_> {
 }
 
 impl Inbound {
-    pub fn new(policy: Arc<Policy>, limit: usize, registry: Arc<Registry>) -> Inbound {
+    pub fn new(
+        policy: Arc<Policy>,
+        mode: PoolMode,
+        limit: usize,
+        registry: Arc<Registry>,
+    ) -> Inbound {
         Inbound {
             policy,
             limit,
             skip: None,
             registry,
             statements: ClientStatements::default(),
+            mode,
         }
     }
 
@@ -322,7 +330,7 @@ impl Inbound {
             rule: Rule::Unreadable,
             detail: "SQL text is not valid UTF-8".into(),
         })?;
-        self.policy.check(sql)
+        self.policy.check_pooled(sql, self.mode)
     }
 
     /// Answers a refused simple-protocol message the way Postgres answers a failed one.
@@ -358,9 +366,9 @@ fn refusal_extended(v: &Violation, out: &mut Outputs<'_>) {
 fn raise_sql(v: &Violation) -> String {
     const TAG: &str = "$tenantgate_refusal$";
     let message = v.to_string().replace(TAG, "").replace('\'', "''");
+    let code = ClientError::Refused(v.clone()).sqlstate();
     format!(
-        "DO {TAG}BEGIN RAISE EXCEPTION USING ERRCODE = '{}', MESSAGE = '{message}'; END{TAG}",
-        crate::protocol::sqlstate::INSUFFICIENT_PRIVILEGE
+        "DO {TAG}BEGIN RAISE EXCEPTION USING ERRCODE = '{code}', MESSAGE = '{message}'; END{TAG}"
     )
 }
 

@@ -49,7 +49,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         cancel: CancelSlot,
         statements: Arc<Registry>,
     ) -> Self {
-        let inbound = Inbound::new(tenant.policy.clone(), max_message, statements);
+        let inbound = Inbound::new(
+            tenant.policy.clone(),
+            tenant.pool.mode,
+            max_message,
+            statements,
+        );
         Relay {
             client,
             client_buf: leftover,

@@ -332,3 +332,57 @@ pub fn routine_bodies<'s>(statement: &'s Statement<'_>) -> Vec<&'s str> {
         })
         .collect()
 }
+
+/// What needs a server session to outlive the transaction, which transaction pooling cannot
+/// give: temp tables, WITH HOLD cursors, LISTEN, session advisory locks and SQL-level
+/// prepared statements (protocol-level ones are pooled by the proxy).
+pub fn session_features(statement: &Statement<'_>) -> Result<(), Violation> {
+    let head: Vec<&str> = words(statement).take(5).collect();
+    let creates_temporary = statement.iter().enumerate().any(|(i, t)| {
+        t.is_kw("create")
+            && statement[i + 1..]
+                .iter()
+                .find(|w| {
+                    !(w.is_kw("or") || w.is_kw("replace") || w.is_kw("global") || w.is_kw("local"))
+                })
+                .is_some_and(|w| w.is_kw("temp") || w.is_kw("temporary"))
+    });
+    let dropped_at_commit = statement
+        .windows(3)
+        .any(|w| w[0].is_kw("on") && w[1].is_kw("commit") && w[2].is_kw("drop"));
+    let feature = match head.as_slice() {
+        _ if creates_temporary && !dropped_at_commit => Some("temporary objects"),
+        ["declare", ..]
+            if statement
+                .windows(2)
+                .any(|w| w[0].is_kw("with") && w[1].is_kw("hold")) =>
+        {
+            Some("WITH HOLD cursors")
+        }
+        ["listen", ..] => Some("LISTEN"),
+        ["prepare", second, ..] if *second != "transaction" => {
+            Some("SQL-level PREPARE (use the protocol's Parse, which is pooled)")
+        }
+        ["execute", ..] | ["deallocate", ..] => Some("SQL-level EXECUTE/DEALLOCATE"),
+        _ => None,
+    };
+    if let Some(feature) = feature {
+        return Err(refuse(Rule::SessionOnly, feature));
+    }
+    let session_lock = statement.iter().find_map(|t| {
+        t.word().filter(|w| {
+            let w = w.to_ascii_lowercase();
+            w.starts_with("pg_")
+                && w.contains("advisory")
+                && !w.contains("xact")
+                && w != "pg_advisory_unlock_all"
+        })
+    });
+    match session_lock {
+        Some(f) => Err(refuse(
+            Rule::SessionOnly,
+            format!("session advisory lock {f}(); use pg_advisory_xact_lock()"),
+        )),
+        None => Ok(()),
+    }
+}

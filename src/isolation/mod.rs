@@ -13,6 +13,8 @@ mod tests;
 
 use std::fmt;
 
+use crate::config::PoolMode;
+
 /// How one tenant is confined. Built once per tenant from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Policy {
@@ -49,6 +51,8 @@ pub enum Rule {
     ForbiddenFunction,
     /// SQL built at run time, which no static check can follow.
     DynamicSql,
+    /// State that must outlive the transaction, under transaction pooling.
+    SessionOnly,
 }
 
 impl fmt::Display for Violation {
@@ -60,6 +64,9 @@ impl fmt::Display for Violation {
             Rule::ForbiddenStatement => "statement is not allowed for tenants",
             Rule::ForbiddenFunction => "function is not allowed for tenants",
             Rule::DynamicSql => "dynamic SQL is not allowed for tenants",
+            Rule::SessionOnly => {
+                "this needs pool_mode = \"session\" (transaction pooling shares server connections)"
+            }
         };
         write!(f, "tenantgate: {rule}: {}", self.detail)
     }
@@ -86,13 +93,20 @@ pub fn is_protected_setting(name: &str) -> bool {
 }
 
 impl Policy {
-    /// Checks one SQL text (possibly several statements) for this tenant.
+    /// Checks one SQL text (possibly several statements) for this tenant, with a backend
+    /// connection of its own for the session.
     pub fn check(&self, sql: &str) -> Result<(), Violation> {
-        self.check_text(sql, 0)
+        self.check_text(sql, 0, PoolMode::Session)
+    }
+
+    /// Checks `sql` for a session pooled in `mode`: in transaction pooling, what needs a
+    /// backend session to outlive the transaction is refused too.
+    pub fn check_pooled(&self, sql: &str, mode: PoolMode) -> Result<(), Violation> {
+        self.check_text(sql, 0, mode)
     }
 
     /// `depth` counts routine bodies (DO blocks, function bodies) around `sql`.
-    fn check_text(&self, sql: &str, depth: usize) -> Result<(), Violation> {
+    fn check_text(&self, sql: &str, depth: usize, mode: PoolMode) -> Result<(), Violation> {
         const MAX_DEPTH: usize = 4;
         if depth > MAX_DEPTH {
             return Err(Violation {
@@ -113,8 +127,11 @@ impl Policy {
                 });
             }
             guard::check(statement, schema_tenant)?;
+            if mode == PoolMode::Transaction {
+                guard::session_features(statement)?;
+            }
             for body in guard::routine_bodies(statement) {
-                self.check_text(body, depth + 1)?;
+                self.check_text(body, depth + 1, mode)?;
             }
         }
         match self {
