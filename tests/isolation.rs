@@ -320,7 +320,10 @@ async fn session_state_never_crosses_to_another_tenant() {
     ] {
         let err = acme.simple_query(sql).await.unwrap_err();
         assert_eq!(sqlstate(&err), "0A000", "{sql}: {err}");
-        let message = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+        let message = err
+            .as_db_error()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default();
         assert!(message.contains("pool_mode"), "{message}");
     }
     // Settings a client may change do not follow the connection to another tenant.
