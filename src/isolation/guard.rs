@@ -9,11 +9,17 @@
 //! | forbidden statement | `CREATE`/`ALTER`/`DROP` of roles, users, groups, databases, tablespaces, subscriptions, publications, extensions, servers, foreign-data wrappers, user mappings, event triggers, languages; `ALTER SYSTEM`, `DROP OWNED`, `REASSIGN OWNED`, `LOAD`, `CHECKPOINT`, `SECURITY LABEL`, `IMPORT FOREIGN SCHEMA`; `COPY` to or from a server file or `PROGRAM` |
 //! | forbidden function | server files (`pg_read_file`, `pg_ls_*`, `pg_stat_file`, …), large objects (`lo_*`, database-wide), `dblink*`, other sessions (`pg_terminate_backend`, `pg_cancel_backend`, `pg_stat_get_*`), SQL given as text (`query_to_xml` and the other `*_to_xml*`, `ts_stat`, `ts_rewrite`), server control (`pg_reload_conf`, …); and the views that show other sessions or other tables' values: `pg_stat_activity`, `pg_locks`, `pg_stats*`, `pg_stat_statements`, `pg_prepared_xacts`, `pg_stat_replication`, `pg_stat_ssl`, `pg_stat_gssapi`, `pg_stat_progress_*`, `pg_largeobject*` |
 //! | shared by schema tenants | for schema tenants only: `LISTEN`, `NOTIFY`, `UNLISTEN`, `pg_notify()` (channels are database-wide), `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED` (ids are database-wide), and `CREATE`/`ALTER`/`DROP SCHEMA`, `IMPORT FOREIGN SCHEMA` |
-//! | dynamic SQL | `EXECUTE` inside the body of a `DO` block or a function or procedure: SQL built at run time escapes every static check. Bodies are otherwise checked like any statement. |
+//! | dynamic SQL | `EXECUTE` inside the body of a `DO` block or a function or procedure: SQL built at run time escapes every static check. Bodies are otherwise checked like any statement. Bodies in languages other than `sql` and `plpgsql`, which no static check can read. |
+//! | session only | in transaction pooling: temporary objects, `WITH HOLD` cursors, `LISTEN`, session advisory locks, SQL-level `PREPARE`/`EXECUTE`/`DEALLOCATE` (see [`session_features`]) |
 //!
-//! SQL-level `PREPARE`/`EXECUTE` are allowed: the prepared statement is part of the checked text.
+//! Inside routine bodies every statement PL/pgSQL nests after `BEGIN`, `THEN`, `ELSE`, `LOOP`
+//! or a label is checked as a statement of its own (see [`parts`]). `pg_settings` may only be
+//! read: an `UPDATE` of it runs `set_config()`.
+//!
+//! In session pooling SQL-level `PREPARE`/`EXECUTE` are allowed: the prepared statement is
+//! part of the checked text. The proxy's own `tenantgate_…` statement names are reserved.
 
-use super::lexer::{Statement, Token};
+use super::lexer::Token;
 use super::{Rule, Violation, is_protected_setting};
 
 fn refuse(rule: Rule, detail: impl Into<String>) -> Violation {
@@ -26,13 +32,34 @@ fn refuse(rule: Rule, detail: impl Into<String>) -> Violation {
 /// Checks one statement; `schema_tenant` adds the refusal of what schema tenants share:
 /// schemas themselves, notification channels and prepared-transaction ids.
 /// Routine bodies are checked by the caller, see [`routine_bodies`].
-pub fn check(statement: &Statement<'_>, schema_tenant: bool) -> Result<(), Violation> {
+pub fn check(statement: &[Token<'_>], schema_tenant: bool) -> Result<(), Violation> {
     forbidden_statement(statement, schema_tenant)?;
+    routine_language(statement)?;
     settings(statement)?;
+    settings_view(statement)?;
     functions_and_views(statement, schema_tenant)
 }
 
-fn words<'s>(statement: &'s Statement<'_>) -> impl Iterator<Item = &'s str> {
+/// The statement and, inside a routine body (`in_body`), each statement nested in it:
+/// PL/pgSQL starts one after `BEGIN`, `THEN`, `ELSE`, `LOOP` and a `<<label>>` without a `;`
+/// in between, so `BEGIN DROP OWNED BY CURRENT_USER` must face the same checks as
+/// `DROP OWNED BY CURRENT_USER`.
+pub fn parts<'s, 'a>(
+    statement: &'s [Token<'a>],
+    in_body: bool,
+) -> impl Iterator<Item = &'s [Token<'a>]> {
+    let nested = (1..statement.len()).filter(move |&i| {
+        let before = &statement[i - 1];
+        in_body
+            && (matches!(before, Token::Op(">>"))
+                || ["begin", "then", "else", "loop"]
+                    .iter()
+                    .any(|kw| before.is_kw(kw)))
+    });
+    std::iter::once(statement).chain(nested.map(move |i| &statement[i..]))
+}
+
+fn words<'s>(statement: &'s [Token<'_>]) -> impl Iterator<Item = &'s str> {
     statement.iter().map_while(|t| match t {
         Token::Word {
             text,
@@ -43,7 +70,7 @@ fn words<'s>(statement: &'s Statement<'_>) -> impl Iterator<Item = &'s str> {
 }
 
 /// Statement kinds that act beyond one tenant.
-fn forbidden_statement(statement: &Statement<'_>, schema_tenant: bool) -> Result<(), Violation> {
+fn forbidden_statement(statement: &[Token<'_>], schema_tenant: bool) -> Result<(), Violation> {
     const OBJECTS: &[&str] = &[
         "role",
         "user",
@@ -110,8 +137,8 @@ fn forbidden_statement(statement: &Statement<'_>, schema_tenant: bool) -> Result
 
 /// The proxy prepares statements under `tenantgate_…` names on shared connections; SQL-level
 /// PREPARE, EXECUTE and DEALLOCATE may not touch them.
-fn reserved_statement_names(statement: &Statement<'_>) -> Result<(), Violation> {
-    let name = match statement.as_slice() {
+fn reserved_statement_names(statement: &[Token<'_>]) -> Result<(), Violation> {
+    let name = match statement {
         [first, name, ..] if first.is_kw("prepare") || first.is_kw("execute") => name,
         [first, second, name, ..] if first.is_kw("deallocate") && second.is_kw("prepare") => name,
         [first, name, ..] if first.is_kw("deallocate") => name,
@@ -127,7 +154,7 @@ fn reserved_statement_names(statement: &Statement<'_>) -> Result<(), Violation> 
 }
 
 /// `COPY … FROM/TO` must use the client's stream, never a server file or program.
-fn copy_target(statement: &Statement<'_>) -> Result<(), Violation> {
+fn copy_target(statement: &[Token<'_>]) -> Result<(), Violation> {
     let mut depth = 0i32;
     for (i, t) in statement.iter().enumerate() {
         match t {
@@ -149,7 +176,7 @@ fn copy_target(statement: &Statement<'_>) -> Result<(), Violation> {
 }
 
 /// `SET`, `RESET`, `DISCARD ALL` and `set_config()` of protected settings.
-fn settings(statement: &Statement<'_>) -> Result<(), Violation> {
+fn settings(statement: &[Token<'_>]) -> Result<(), Violation> {
     // Routine definitions have SET clauses but no assignments.
     let definition = statement
         .first()
@@ -162,25 +189,103 @@ fn settings(statement: &Statement<'_>) -> Result<(), Violation> {
             reset(rest)?;
         } else if t.is_kw("discard") && rest.first().is_some_and(|n| n.is_kw("all")) {
             return Err(refuse(Rule::ProtectedSetting, "DISCARD ALL"));
-        } else if t.word() == Some("set_config") && rest.first().is_some_and(|n| n.is_punct('(')) {
-            match rest.get(1) {
-                Some(Token::Str(name)) if !is_protected_setting(name) => {}
-                Some(Token::Str(name)) => {
-                    return Err(refuse(
-                        Rule::ProtectedSetting,
-                        format!("set_config('{name}')"),
-                    ));
-                }
-                _ => {
-                    return Err(refuse(
-                        Rule::ProtectedSetting,
-                        "set_config() with a computed setting name",
-                    ));
-                }
-            }
+        } else if t.word() == Some("set_config") {
+            set_config(rest)?;
+        } else if definition && matches!(t, Token::Str(s) if names_set_config(s)) {
+            // `CREATE AGGREGATE … (SFUNC = 'set_config')` names the function by a string.
+            return Err(refuse(Rule::ProtectedSetting, "set_config as a routine"));
         }
     }
     Ok(())
+}
+
+/// `set_config(…)` is allowed only as a call whose first argument is one string literal
+/// naming an unprotected setting: `'search' || '_path'` is computed, and a bare reference
+/// (`CREATE AGGREGATE … (SFUNC = set_config)`) calls it with arguments no one can see.
+fn set_config(rest: &[Token<'_>]) -> Result<(), Violation> {
+    match (rest.first(), rest.get(1), rest.get(2)) {
+        (Some(open), Some(Token::Str(name)), Some(comma))
+            if open.is_punct('(') && comma.is_punct(',') =>
+        {
+            if is_protected_setting(name) {
+                return Err(refuse(
+                    Rule::ProtectedSetting,
+                    format!("set_config('{name}')"),
+                ));
+            }
+            Ok(())
+        }
+        _ => Err(refuse(
+            Rule::ProtectedSetting,
+            "set_config() whose first argument is not a single string literal",
+        )),
+    }
+}
+
+fn names_set_config(s: &str) -> bool {
+    let s = s.trim().to_ascii_lowercase();
+    s == "set_config" || s == "pg_catalog.set_config"
+}
+
+/// Writing `pg_settings` runs `set_config()` through the view's rules, also through a view
+/// or rule built on it; only plain reads of it are allowed.
+fn settings_view(statement: &[Token<'_>]) -> Result<(), Violation> {
+    if !statement.iter().any(|t| t.word() == Some("pg_settings")) {
+        return Ok(());
+    }
+    let read = statement.first().is_some_and(|t| t.is_kw("select"))
+        && !statement.iter().any(|t| {
+            ["update", "insert", "delete", "merge", "into"]
+                .iter()
+                .any(|kw| t.is_kw(kw))
+        });
+    if read {
+        return Ok(());
+    }
+    Err(refuse(
+        Rule::ProtectedSetting,
+        "pg_settings outside a plain SELECT (writing it changes settings)",
+    ))
+}
+
+/// Bodies the checks can read: SQL and PL/pgSQL. Any other language (`plperl`, `plv8`, `c`,
+/// `internal`, …) runs code, and SQL built in it, that no static check follows.
+fn routine_language(statement: &[Token<'_>]) -> Result<(), Violation> {
+    let head: Vec<&str> = words(statement).take(4).collect();
+    let is_do = head.first() == Some(&"do");
+    if !is_do && !is_routine_definition(&head) {
+        return Ok(());
+    }
+    let mut depth = 0i32;
+    for (i, t) in statement.iter().enumerate() {
+        match t {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            t if depth == 0 && t.is_kw("language") => {
+                let language = match statement.get(i + 1) {
+                    Some(Token::Word { text, .. }) => text.to_string(),
+                    Some(Token::Str(text)) => text.to_string(),
+                    _ => String::new(),
+                };
+                if !matches!(language.as_str(), "sql" | "plpgsql") {
+                    return Err(refuse(
+                        Rule::DynamicSql,
+                        format!("LANGUAGE {language}: only sql and plpgsql bodies can be checked"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_routine_definition(head: &[&str]) -> bool {
+    matches!(
+        head,
+        ["create", "function" | "procedure", ..]
+            | ["create", "or", "replace", "function" | "procedure"]
+    )
 }
 
 /// Whether a `SET` preceded by `before` starts an UPDATE's assignment list:
@@ -271,6 +376,7 @@ fn forbidden_name(name: &str) -> bool {
         "lowrite",
         "ts_stat",
         "ts_rewrite",
+        "connectby",
         "pg_stat_reset",
         "pg_stat_reset_shared",
         "pg_stat_reset_single_table_counters",
@@ -287,6 +393,7 @@ fn forbidden_name(name: &str) -> bool {
         "dblink",
         "pg_largeobject",
         "pg_stat_statements",
+        "crosstab",
     ];
     EXACT.contains(&name)
         || PREFIXES.iter().any(|p| name.starts_with(p))
@@ -294,7 +401,7 @@ fn forbidden_name(name: &str) -> bool {
         || name.starts_with("query_to_xml")
 }
 
-fn functions_and_views(statement: &Statement<'_>, schema_tenant: bool) -> Result<(), Violation> {
+fn functions_and_views(statement: &[Token<'_>], schema_tenant: bool) -> Result<(), Violation> {
     for t in statement {
         if let Some(name) = t.word() {
             let name = name.to_ascii_lowercase();
@@ -308,14 +415,10 @@ fn functions_and_views(statement: &Statement<'_>, schema_tenant: bool) -> Result
 
 /// The bodies of a `DO` block or of a function or procedure being created: SQL (or PL/pgSQL)
 /// that runs later and must pass the same checks, and may not build SQL at run time.
-pub fn routine_bodies<'s>(statement: &'s Statement<'_>) -> Vec<&'s str> {
+pub fn routine_bodies<'s>(statement: &'s [Token<'_>]) -> Vec<&'s str> {
     let head: Vec<&str> = words(statement).take(4).collect();
     let is_do = head.first() == Some(&"do");
-    let is_routine = matches!(
-        head.as_slice(),
-        ["create", "function" | "procedure", ..]
-            | ["create", "or", "replace", "function" | "procedure"]
-    );
+    let is_routine = is_routine_definition(&head);
     if !(is_do || is_routine) {
         return Vec::new();
     }
@@ -336,7 +439,7 @@ pub fn routine_bodies<'s>(statement: &'s Statement<'_>) -> Vec<&'s str> {
 /// What needs a server session to outlive the transaction, which transaction pooling cannot
 /// give: temp tables, WITH HOLD cursors, LISTEN, session advisory locks and SQL-level
 /// prepared statements (protocol-level ones are pooled by the proxy).
-pub fn session_features(statement: &Statement<'_>) -> Result<(), Violation> {
+pub fn session_features(statement: &[Token<'_>]) -> Result<(), Violation> {
     let head: Vec<&str> = words(statement).take(5).collect();
     let creates_temporary = statement.iter().enumerate().any(|(i, t)| {
         t.is_kw("create")

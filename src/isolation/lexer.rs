@@ -7,7 +7,11 @@
 //!
 //! * `--` comments and *nested* `/* */` comments; an unterminated one is an error.
 //! * `'…'` strings with `''`; backslash is an ordinary character. `E'…'` strings also take
-//!   backslash escapes. `B'…'`, `X'…'` and `N'…'` are strings too.
+//!   backslash escapes. `N'…'` is a plain string; `B'…'` and `X'…'` know no `''` (the second
+//!   quote ends them, as in Postgres).
+//! * A quote after whitespace holding a newline continues the literal (`'a'<newline>'b'` is
+//!   `'ab'`) in the same mode: a continued `E'…'` keeps its backslash escapes. Getting this
+//!   wrong lets `E'x'<newline>'\' …'` hide a whole statement from the checks.
 //! * Dollar quoting `$tag$…$tag$`; `$1` is a parameter, and `$` inside an identifier is part of it.
 //! * `"…"` identifiers with `""`, kept exactly; unquoted identifiers fold ASCII letters to lower case.
 //! * `U&"…"` and `U&'…'` (Unicode escapes, with `UESCAPE`) are refused rather than decoded.
@@ -182,7 +186,54 @@ impl<'a> Lexer<'a> {
 
     /// `'…'` with `''`; backslashes are literal (standard_conforming_strings = on).
     fn quoted_string(&mut self) -> Result<Cow<'a, str>, String> {
-        self.delimited('\'', "unterminated quoted string")
+        let mut value = self.delimited('\'', "unterminated quoted string")?;
+        while let Some(quote) = self.continuation() {
+            self.pos = quote;
+            let more = self.delimited('\'', "unterminated quoted string")?;
+            value.to_mut().push_str(&more);
+        }
+        Ok(value)
+    }
+
+    /// `B'…'`/`X'…'`: no escapes at all, not even `''` (Postgres ends the string there).
+    fn bit_string(&mut self) -> Result<Cow<'a, str>, String> {
+        let mut value = String::new();
+        loop {
+            self.pos += 1; // the opening quote
+            let rest = self.rest();
+            let end = rest.find('\'').ok_or("unterminated quoted string")?;
+            value.push_str(&rest[..end]);
+            self.pos += end + 1;
+            match self.continuation() {
+                Some(quote) => self.pos = quote,
+                None => return Ok(Cow::Owned(value)),
+            }
+        }
+    }
+
+    /// Postgres' `quotecontinue`: after a closing quote, whitespace that holds a newline (and
+    /// `--` comments) followed by another quote continues the *same* literal, in the same
+    /// mode. Returns the offset of that quote.
+    fn continuation(&self) -> Option<usize> {
+        let bytes = self.src.as_bytes();
+        let mut i = self.pos;
+        let mut newline = false;
+        loop {
+            match bytes.get(i) {
+                Some(b' ' | b'\t' | b'\x0c' | b'\x0b') => i += 1,
+                Some(b'\n' | b'\r') => {
+                    newline = true;
+                    i += 1;
+                }
+                Some(b'-') if bytes.get(i + 1) == Some(&b'-') => {
+                    while !matches!(bytes.get(i), None | Some(b'\n' | b'\r')) {
+                        i += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        (newline && bytes.get(i) == Some(&b'\'')).then_some(i)
     }
 
     fn quoted_ident(&mut self) -> Result<Token<'a>, String> {
@@ -235,7 +286,11 @@ impl<'a> Lexer<'a> {
                     self.pos += 1;
                     out.push('\'');
                 }
-                '\'' => return Ok(Cow::Owned(out)),
+                '\'' => match self.continuation() {
+                    // A continued E string stays an E string: its backslashes still escape.
+                    Some(quote) => self.pos = quote + 1,
+                    None => return Ok(Cow::Owned(out)),
+                },
                 '\\' => out.push(self.backslash_escape()?),
                 c => out.push(c),
             }
@@ -341,7 +396,11 @@ impl<'a> Lexer<'a> {
                     self.pos += 1;
                     return Ok(Token::Str(self.escape_string()?));
                 }
-                'b' | 'B' | 'x' | 'X' | 'n' | 'N' => {
+                'b' | 'B' | 'x' | 'X' => {
+                    self.pos += 1;
+                    return Ok(Token::Str(self.bit_string()?));
+                }
+                'n' | 'N' => {
                     self.pos += 1;
                     return Ok(Token::Str(self.quoted_string()?));
                 }
@@ -426,6 +485,22 @@ mod tests {
             ["select", "'a'b'", ",", "'it's'"]
         );
         assert_eq!(words(r"select E'\x41\101\u0041'"), ["select", "'AAA'"]);
+    }
+
+    #[test]
+    fn strings_continue_across_newlines_in_their_own_mode() {
+        assert_eq!(words("select 'oth'\n'er.t'"), ["select", "'other.t'"]);
+        assert_eq!(
+            words("select 'a' -- c\n 'b', 'c' 'd'"),
+            ["select", "'ab'", ",", "'c'", "'d'"]
+        );
+        // The continued part of an E string still escapes: `\'` does not end it.
+        assert_eq!(
+            words("select E'x'\n'\\' ; set role y; --'"),
+            ["select", "'x' ; set role y; --'"]
+        );
+        // Bit strings know no `''`: the second quote ends them.
+        assert_eq!(words("select B'01''x'"), ["select", "'01'", "'x'"]);
     }
 
     #[test]

@@ -126,12 +126,14 @@ impl Policy {
                     detail: "EXECUTE in a DO block or function body".into(),
                 });
             }
-            guard::check(statement, schema_tenant)?;
-            if mode == PoolMode::Transaction {
-                guard::session_features(statement)?;
-            }
-            for body in guard::routine_bodies(statement) {
-                self.check_text(body, depth + 1, mode)?;
+            for part in guard::parts(statement, depth > 0) {
+                guard::check(part, schema_tenant)?;
+                if mode == PoolMode::Transaction {
+                    guard::session_features(part)?;
+                }
+                for body in guard::routine_bodies(part) {
+                    self.check_text(body, depth + 1, mode)?;
+                }
             }
         }
         match self {

@@ -78,6 +78,8 @@ pub fn check(
     let mut suspects: Vec<Chain> = Vec::new();
     for statement in lexed {
         string_names(statement, names)?;
+        sequence_arguments(statement)?;
+        schema_names(statement, names)?;
         for chain in dotted_names(statement) {
             if let Some(schema) = names.foreign_part(&chain) {
                 return Err(foreign(schema));
@@ -150,17 +152,36 @@ fn string_names(statement: &Statement<'_>, names: &Names<'_>) -> Result<(), Viol
     ];
     for (i, t) in statement.iter().enumerate() {
         let Token::Str(text) = t else { continue };
-        let cast_to_reg = statement.get(i + 1) == Some(&Token::Cast)
-            && statement
-                .get(i + 2)
-                .and_then(Token::word)
-                .is_some_and(|w| w.starts_with("reg"));
-        let function_arg = i >= 2
-            && statement[i - 1].is_punct('(')
-            && statement[i - 2].word().is_some_and(|f| {
-                NAME_FUNCTIONS.contains(&f) || f.starts_with("pg_") || f.starts_with("to_reg")
-            });
-        if !(cast_to_reg || function_arg) {
+        // `'x'::regclass`, `CAST('x' AS regclass)`, `regclass 'x'`, each also `pg_catalog.regclass`.
+        let cast_to = if statement.get(i + 1) == Some(&Token::Cast)
+            || (i >= 2
+                && statement[i - 1].is_punct('(')
+                && statement[i - 2].is_kw("cast")
+                && statement.get(i + 1).is_some_and(|t| t.is_kw("as")))
+        {
+            reg_type_at(statement, i + 2)
+        } else {
+            None
+        };
+        let typed = i >= 1 && statement[i - 1].word().is_some_and(is_reg_type);
+        let function = (i >= 2 && statement[i - 1].is_punct('('))
+            .then(|| statement[i - 2].word())
+            .flatten();
+        let function_arg = function.is_some_and(|f| {
+            NAME_FUNCTIONS.contains(&f) || f.starts_with("pg_") || f.starts_with("to_reg")
+        });
+        let namespace = cast_to == Some("regnamespace")
+            || (typed && statement[i - 1].word() == Some("regnamespace"))
+            || function == Some("to_regnamespace");
+        if namespace {
+            // A bare schema name; lexed, it must be one allowed word.
+            match statements(text).as_deref() {
+                Ok([one]) if one.len() == 1 && one[0].word().is_some_and(|w| names.allowed(w)) => {}
+                _ => return Err(foreign(text)),
+            }
+            continue;
+        }
+        if !(cast_to.is_some() || typed || function_arg) {
             continue;
         }
         // A string that does not read as SQL tokens names nothing Postgres could resolve.
@@ -176,6 +197,97 @@ fn string_names(statement: &Statement<'_>, names: &Names<'_>) -> Result<(), Viol
             if !names.allowed(schema) {
                 return Err(foreign(schema));
             }
+        }
+    }
+    Ok(())
+}
+
+const REG_TYPES: &[&str] = &[
+    "regclass",
+    "regproc",
+    "regprocedure",
+    "regoper",
+    "regoperator",
+    "regtype",
+    "regnamespace",
+    "regconfig",
+    "regdictionary",
+    "regcollation",
+];
+
+fn is_reg_type(word: &str) -> bool {
+    REG_TYPES.contains(&word)
+}
+
+/// The object-identifier type named at `i` (`regclass` or `pg_catalog.regclass`), if any.
+fn reg_type_at<'s>(statement: &'s Statement<'_>, i: usize) -> Option<&'s str> {
+    let name = match statement.get(i).and_then(Token::word)? {
+        "pg_catalog" if statement.get(i + 1).is_some_and(|t| t.is_punct('.')) => {
+            statement.get(i + 2).and_then(Token::word)?
+        }
+        name => name,
+    };
+    is_reg_type(name).then_some(name)
+}
+
+/// Sequence functions change or read a sequence named at run time: the name must be a string
+/// literal the checks can read (or `pg_get_serial_sequence(…)` of literals, checked above),
+/// not `('x')`, `concat('oth', 'er.s')` or a parameter.
+fn sequence_arguments(statement: &Statement<'_>) -> Result<(), Violation> {
+    const SEQUENCE_FUNCTIONS: &[&str] = &["nextval", "currval", "setval", "pg_sequence_last_value"];
+    for (i, t) in statement.iter().enumerate() {
+        let is_call = t.word().is_some_and(|w| SEQUENCE_FUNCTIONS.contains(&w))
+            && statement.get(i + 1).is_some_and(|t| t.is_punct('('));
+        if !is_call {
+            continue;
+        }
+        let literal = matches!(statement.get(i + 2), Some(Token::Str(_)))
+            && statement
+                .get(i + 3)
+                .is_some_and(|t| t.is_punct(')') || t.is_punct(',') || *t == Token::Cast);
+        let serial = statement
+            .get(i + 2)
+            .is_some_and(|t| t.is_kw("pg_get_serial_sequence"))
+            || (statement.get(i + 2).is_some_and(|t| t.is_kw("pg_catalog"))
+                && statement
+                    .get(i + 4)
+                    .is_some_and(|t| t.is_kw("pg_get_serial_sequence")));
+        if !(literal || serial) {
+            return Err(Violation {
+                rule: Rule::DynamicSql,
+                detail: format!(
+                    "{}() of a sequence name computed at run time; name the sequence with a string literal",
+                    t.word().unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Schemas named on their own: `GRANT … ON SCHEMA x`, `… IN SCHEMA x, y`, `REINDEX SCHEMA x`.
+fn schema_names(statement: &Statement<'_>, names: &Names<'_>) -> Result<(), Violation> {
+    for (i, t) in statement.iter().enumerate() {
+        let introduced = t.is_kw("schema")
+            && i >= 1
+            && ["on", "in", "reindex"]
+                .iter()
+                .any(|kw| statement[i - 1].is_kw(kw) || statement[i - 1].is_punct(')'));
+        if !introduced {
+            continue;
+        }
+        let mut j = i + 1;
+        if statement.get(j).is_some_and(|t| t.is_kw("concurrently")) {
+            j += 1;
+        }
+        while let Some(name) = statement.get(j).and_then(Token::word) {
+            if !names.allowed(name) {
+                return Err(foreign(name));
+            }
+            if !statement.get(j + 1).is_some_and(|t| t.is_punct(',')) {
+                break;
+            }
+            j += 2;
         }
     }
     Ok(())
