@@ -8,16 +8,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 
 use super::prepared::{ClientStatements, Registry, Statement, parse_message, pooled_name, renamed};
 use super::tracker::{Origin, Request, Tracker};
 use crate::config::PoolMode;
 use crate::error::ClientError;
-use crate::isolation::{Policy, Rule, Violation};
+use crate::isolation::{Deallocation, Policy, Rule, Violation, deallocation};
 use crate::protocol::{
-    Frame, Header, TransactionStatus, cstring, parse_message_parts, query_message, query_text,
-    ready_for_query, split_frame,
+    Frame, Header, TransactionStatus, cstring, message, parse_message_parts, query_message,
+    query_text, ready_for_query, split_frame,
 };
 
 /// What the session loop must do after a batch of frames.
@@ -226,6 +226,11 @@ impl Inbound {
     fn query(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
         let sql = query_text(frame.body())
             .ok_or_else(|| ClientError::Protocol("malformed Query message".into()))?;
+        if let Some(sql) = self.deallocate(sql, out) {
+            out.tracker.push(Request::Query, Origin::Client);
+            query_message(out.backend, &sql);
+            return Ok(Flow::Continue);
+        }
         match self.check(sql) {
             Ok(()) => {
                 out.tracker.push(Request::Query, Origin::Client);
@@ -236,6 +241,44 @@ impl Inbound {
         Ok(Flow::Continue)
     }
 
+    /// SQL `DEALLOCATE` of the client's own protocol-level statements (psycopg releases them
+    /// this way): returns the SQL to run instead. The pooled statement is deallocated on this
+    /// connection, so the answer is Postgres' own; other clients prepare it again where they
+    /// need it.
+    fn deallocate(&mut self, sql: &[u8], out: &mut Outputs<'_>) -> Option<String> {
+        let target = std::str::from_utf8(sql).ok().and_then(deallocation)?;
+        out.prepared.as_ref()?;
+        match target {
+            Deallocation::All => {
+                self.statements.clear();
+                out.prepared.as_deref_mut()?.clear();
+                Some("DEALLOCATE ALL".to_owned())
+            }
+            Deallocation::Named(name) => {
+                let statement = self.statements.get(name.as_bytes()).cloned()?;
+                self.statements.remove(name.as_bytes());
+                out.ensure_prepared(&statement);
+                out.prepared.as_deref_mut()?.remove(&statement.id);
+                Some(format!("DEALLOCATE {}", pooled_name(statement.id)))
+            }
+        }
+    }
+
+    /// An unnamed Parse of `DEALLOCATE` (psycopg sends its commands that way).
+    fn deallocation_parse(&mut self, sql: &[u8], tail: &[u8], out: &mut Outputs<'_>) -> bool {
+        let Some(sql) = self.deallocate(sql, out) else {
+            return false;
+        };
+        message(out.backend, b'P', |b| {
+            b.put_u8(0);
+            b.put_slice(sql.as_bytes());
+            b.put_u8(0);
+            b.put_slice(tail);
+        });
+        out.tracker.push(Request::Parse(None), Origin::Client);
+        true
+    }
+
     fn parse(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
         let (name, sql, tail) = parse_message_parts(frame.body())
             .ok_or_else(|| ClientError::Protocol("malformed Parse message".into()))?;
@@ -244,6 +287,7 @@ impl Inbound {
                 out.tracker.push(Request::Parse(None), Origin::Client);
                 out.backend.extend_from_slice(&frame.bytes);
             }
+            Err(_) if name.is_empty() && self.deallocation_parse(sql, tail, out) => {}
             Ok(()) => {
                 let id = self.registry.intern(sql, tail);
                 let statement = Statement {

@@ -63,6 +63,10 @@ impl ClientStatements {
     pub fn remove(&mut self, name: &[u8]) {
         self.by_name.remove(name);
     }
+
+    pub fn clear(&mut self) {
+        self.by_name.clear();
+    }
 }
 
 /// The name a statement has on backend connections.

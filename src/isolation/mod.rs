@@ -72,6 +72,33 @@ impl fmt::Display for Violation {
     }
 }
 
+/// What a Query that is one `DEALLOCATE` statement releases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deallocation {
+    All,
+    /// A statement name, as Postgres resolves it (folded unless quoted).
+    Named(String),
+}
+
+/// Recognises a Query that is exactly one `DEALLOCATE [PREPARE] name|ALL`: drivers such as
+/// psycopg release their protocol-level statements that way, and the proxy pools those.
+pub fn deallocation(sql: &str) -> Option<Deallocation> {
+    let statements = lexer::statements(sql).ok()?;
+    let [statement] = statements.as_slice() else {
+        return None;
+    };
+    let rest = match statement.as_slice() {
+        [first, second, rest @ ..] if first.is_kw("deallocate") && second.is_kw("prepare") => rest,
+        [first, rest @ ..] if first.is_kw("deallocate") => rest,
+        _ => return None,
+    };
+    match rest {
+        [name] if name.is_kw("all") => Some(Deallocation::All),
+        [lexer::Token::Word { text, .. }] => Some(Deallocation::Named(text.to_string())),
+        _ => None,
+    }
+}
+
 /// Settings a tenant may not change, by SET, startup options or set_config(): they confine
 /// the session or make the proxy's checks read SQL differently from Postgres.
 pub fn is_protected_setting(name: &str) -> bool {

@@ -723,3 +723,19 @@ fn bypasses_confirmed_against_postgres_are_refused() {
     ];
     check_all(&schema(), &cases);
 }
+
+#[test]
+fn recognises_deallocation() {
+    use super::{Deallocation, deallocation};
+    assert_eq!(
+        deallocation("DEALLOCATE _pg3_0"),
+        Some(Deallocation::Named("_pg3_0".into()))
+    );
+    assert_eq!(
+        deallocation("deallocate prepare \"S1\";"),
+        Some(Deallocation::Named("S1".into()))
+    );
+    assert_eq!(deallocation("DEALLOCATE ALL"), Some(Deallocation::All));
+    assert_eq!(deallocation("DEALLOCATE a; SELECT 1"), None);
+    assert_eq!(deallocation("SELECT 1"), None);
+}
