@@ -3,7 +3,11 @@
 # in alternating rounds on this machine, and prints TPS, latency and ratios.
 #
 #   bash benches/pgbench.sh                  # defaults below
-#   CLIENTS=16 DURATION=10 ROUNDS=3 SCALE=10 POOL_SIZE=16 MODES="simple extended" bash benches/pgbench.sh
+#   CLIENTS=16 DURATION=10 ROUNDS=3 SCALE=10 POOL_SIZE=16 bash benches/pgbench.sh
+#   CASES="select-only:prepared connect:simple" bash benches/pgbench.sh
+#
+# A case is WORKLOAD:MODE; workloads: select-only (-S), tpcb (the default script),
+# connect (-S with -C: a new connection, with SCRAM authentication, per transaction).
 #
 # Everything runs on loopback, in a temporary directory, and is stopped on exit.
 set -euo pipefail
@@ -14,8 +18,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 SCALE=${SCALE:-10}
 POOL_SIZE=${POOL_SIZE:-16}
-MODES=${MODES:-"simple extended"}
-WORKLOADS=${WORKLOADS:-"select-only tpcb"}
+CASES=${CASES:-"select-only:simple select-only:extended select-only:prepared tpcb:simple tpcb:extended tpcb:prepared connect:simple"}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/tenantgate-bench-XXXXXX)
@@ -149,14 +152,18 @@ run() {
     tenantgate) port=$TG_PORT; user=bench_app ;;
     pgbouncer) port=$BOUNCER_PORT; user=tenantgate ;;
   esac
-  [ "$workload" = select-only ] && args+=(-S)
-  local out
-  out=$(PGPASSWORD=benchpw timeout $((DURATION + 60)) pgbench -n -h 127.0.0.1 -p "$port" -U "$user" \
-    -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -M "$mode" "${args[@]}" bench 2>&1) || {
-    log "pgbench against $target failed:"; echo "$out" >&2; return 1; }
-  local failed
+  case $workload in
+    select-only) args+=(-S) ;;
+    connect) args+=(-S -C) ;;
+  esac
+  local out failed
+  if ! out=$(PGPASSWORD=benchpw timeout $((DURATION + 60)) pgbench -n -h 127.0.0.1 -p "$port" -U "$user" \
+    -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -M "$mode" "${args[@]}" bench 2>&1); then
+    log "pgbench against $target failed: $(echo "$out" | grep -m1 -i error)"
+    echo "0 0"; return 0
+  fi
   failed=$(echo "$out" | awk -F': ' '/number of failed transactions/ {split($2, a, " "); print a[1]}')
-  if [ "${failed:-0}" != "0" ]; then log "$target: $failed failed transactions"; echo "$out" >&2; return 1; fi
+  if [ "${failed:-0}" != "0" ]; then log "$target: $failed failed transactions"; echo "0 0"; return 0; fi
   echo "$(echo "$out" | awk '/^tps = / {print $3}') $(echo "$out" | awk '/^latency average/ {print $4}')"
 }
 
@@ -169,9 +176,9 @@ main() {
   start_pgbouncer
   declare -A tps lat
   local cpu_before cpu_after
-  for workload in $WORKLOADS; do
-    for mode in $MODES; do
-      for round in $(seq 1 "$ROUNDS"); do
+  for case in $CASES; do
+    local workload=${case%%:*} mode=${case##*:}
+    for round in $(seq 1 "$ROUNDS"); do
         for target in direct tenantgate pgbouncer; do
           cpu_before=$(awk '{print $14 + $15}' "/proc/$TG_PID/stat")
           read -r t l < <(run "$target" "$workload" "$mode")
@@ -184,7 +191,6 @@ main() {
           fi
           log "$workload $mode round $round $target: $t tps, $l ms"
         done
-      done
     done
   done
 
@@ -194,9 +200,8 @@ main() {
   echo
   echo "| workload | mode | direct tps | tenantgate tps | pgbouncer tps | tenantgate/direct | tenantgate/pgbouncer | latency ms (direct / tenantgate / pgbouncer) | tenantgate CPU µs/tx |"
   echo "|---|---|---|---|---|---|---|---|---|"
-  for workload in $WORKLOADS; do
-    for mode in $MODES; do
-      local d g b dl gl bl c
+  for case in $CASES; do
+      local workload=${case%%:*} mode=${case##*:} d g b dl gl bl c
       d=$(echo "${tps[$workload,$mode,direct]}" | tr ' ' '\n' | grep . | median)
       g=$(echo "${tps[$workload,$mode,tenantgate]}" | tr ' ' '\n' | grep . | median)
       b=$(echo "${tps[$workload,$mode,pgbouncer]}" | tr ' ' '\n' | grep . | median)
@@ -205,8 +210,9 @@ main() {
       bl=$(echo "${lat[$workload,$mode,pgbouncer]}" | tr ' ' '\n' | grep . | median)
       c=$(echo "${cpu[$workload,$mode]}" | tr ' ' '\n' | grep . | median)
       awk -v w="$workload" -v m="$mode" -v d="$d" -v g="$g" -v b="$b" -v dl="$dl" -v gl="$gl" -v bl="$bl" -v c="$c" \
-        'BEGIN {printf "| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s / %s / %s | %s |\n", w, m, d, g, b, g / d, g / b, dl, gl, bl, c}'
-    done
+        'function ratio(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "n/a" }
+         function tps(x) { return x > 0 ? sprintf("%.0f", x) : "fails" }
+         BEGIN {printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s |\n", w, m, tps(d), tps(g), tps(b), ratio(g, d), ratio(g, b), dl, gl, bl, c}'
   done
 }
 
