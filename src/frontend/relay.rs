@@ -1,8 +1,9 @@
 //! The message loop of one authenticated session.
 //!
-//! Idle, the session reads client frames until one needs a backend, then checks a connection
-//! out, writes the tenant preamble and the frames in one go, and relays both directions at
-//! once until the backend is idle again (transaction pooling) or the client leaves.
+//! Holding no backend, the session waits for a whole client message, checks a connection out,
+//! writes the tenant preamble and the translated messages in one go, and relays both
+//! directions at once until the backend is idle again (transaction pooling) or the client
+//! leaves. A batch that only prepares statements is answered without a backend.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
