@@ -102,3 +102,37 @@ async fn a_failed_pipeline_does_not_lose_later_statements() {
         .unwrap_err();
     assert_eq!(sqlstate(&err), "42501");
 }
+
+async fn show(client: &tokio_postgres::Client, name: &str) -> String {
+    client
+        .query_one(&format!("SHOW {name}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn session_settings_follow_their_client_across_connections() {
+    let env = TestEnv::with(Options {
+        pool_size: 1,
+        ..Options::default()
+    })
+    .await;
+    let a = env.client("acme_app", "app").await;
+    let b = env.client("acme_app", "app").await;
+    let (zone, style) = (show(&b, "TimeZone").await, show(&b, "DateStyle").await);
+    a.batch_execute(
+        "SET TimeZone = 'Asia/Tokyo'; SET application_name = 'billing'; SET DateStyle = 'SQL, DMY'",
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        // b shares a's only server connection but keeps its own settings, and a keeps a's.
+        assert_eq!(show(&b, "TimeZone").await, zone);
+        assert_eq!(show(&b, "application_name").await, "");
+        assert_eq!(show(&b, "DateStyle").await, style);
+        assert_eq!(show(&a, "TimeZone").await, "Asia/Tokyo");
+        assert_eq!(show(&a, "application_name").await, "billing");
+        assert_eq!(show(&a, "DateStyle").await, "SQL, DMY");
+    }
+}

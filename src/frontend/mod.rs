@@ -11,6 +11,7 @@ mod inbound;
 mod outbound;
 mod prepared;
 mod relay;
+mod settings;
 mod startup;
 mod tracker;
 
@@ -65,6 +66,7 @@ where
             shared.config.proxy.max_message_size,
             cancel,
             shared.statements.clone(),
+            login.settings,
         );
         match relay.run().await {
             Ok(()) | Err(ClientError::ClientGone) => tracing::debug!("session ended"),

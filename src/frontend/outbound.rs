@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::tracker::{Disposition, Tracker};
 use crate::error::ClientError;
-use crate::protocol::{Header, TransactionStatus};
+use crate::protocol::{Header, TransactionStatus, cstring};
 
 /// The backend stream is trusted for lengths, but not without bound.
 const BACKEND_FRAME_LIMIT: usize = i32::MAX as usize;
@@ -27,11 +27,13 @@ impl Outbound {
     }
 
     /// Moves everything decidable in `buf` to `out` (forwarded chunks, in order) or drops it.
+    /// ParameterStatus messages are also reported in `changes`.
     pub fn drain(
         &mut self,
         buf: &mut BytesMut,
         tracker: &mut Tracker,
         out: &mut Vec<Bytes>,
+        changes: &mut Vec<ParameterChange>,
     ) -> Result<(), ClientError> {
         let mut forward_len = 0; // a prefix of `buf` already decided to go to the client
         loop {
@@ -60,17 +62,51 @@ impl Outbound {
             } else {
                 None
             };
+            // ParameterStatus is small and read whole, to follow the server's settings.
+            let parameter = if header.tag == b'S' {
+                if rest.len() < header.frame_len {
+                    break;
+                }
+                parameter_status(&rest[5..header.frame_len])
+            } else {
+                None
+            };
             match tracker.on_message(header.tag, status) {
                 Ok(Disposition::Forward) => self.forwarding = true,
                 Ok(Disposition::Swallow) => self.forwarding = false,
                 Ok(Disposition::PreambleFailed) => return Err(ClientError::ContextSetupFailed),
                 Err(desync) => return Err(ClientError::Protocol(desync.to_string())),
             }
+            if let Some((name, value)) = parameter {
+                changes.push(ParameterChange {
+                    name,
+                    value,
+                    seen_by_client: self.forwarding,
+                });
+            }
             self.frame_left = header.frame_len;
         }
         flush(buf, &mut forward_len, out);
         Ok(())
     }
+}
+
+/// A setting the server reported changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterChange {
+    pub name: String,
+    pub value: String,
+    /// Whether the ParameterStatus went to the client (a change the client made).
+    pub seen_by_client: bool,
+}
+
+fn parameter_status(body: &[u8]) -> Option<(String, String)> {
+    let (name, rest) = cstring(body)?;
+    let (value, _) = cstring(rest)?;
+    Some((
+        String::from_utf8_lossy(name).into_owned(),
+        String::from_utf8_lossy(value).into_owned(),
+    ))
 }
 
 fn flush(buf: &mut BytesMut, forward_len: &mut usize, out: &mut Vec<Bytes>) {
@@ -110,7 +146,8 @@ mod tests {
         let mut buf = BytesMut::new();
         for piece in all.chunks(7) {
             buf.extend_from_slice(piece);
-            ob.drain(&mut buf, &mut tracker, &mut out).unwrap();
+            ob.drain(&mut buf, &mut tracker, &mut out, &mut Vec::new())
+                .unwrap();
         }
         assert!(buf.is_empty() && ob.at_boundary() && tracker.is_idle());
         assert_eq!(out.concat(), client);

@@ -15,12 +15,13 @@ use super::cancel::CancelSlot;
 use super::inbound::{Flow, Inbound, Outputs};
 use super::outbound::Outbound;
 use super::prepared::Registry;
+use super::settings::{ClientSettings, apply_to_server};
 use super::tracker::{Origin, Request, Tracker};
 use crate::backend::Connection;
 use crate::config::PoolMode;
 use crate::error::ClientError;
 use crate::pool::{Checkout, write_preamble};
-use crate::protocol::{Header, TransactionStatus, ready_for_query};
+use crate::protocol::{Header, TransactionStatus, query_message, ready_for_query};
 use crate::tenant::TenantContext;
 
 pub struct Relay<S> {
@@ -31,6 +32,7 @@ pub struct Relay<S> {
     inbound: Inbound,
     cancel: CancelSlot,
     max_message: usize,
+    settings: ClientSettings,
 }
 
 /// How an attached stretch ended.
@@ -49,6 +51,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         max_message: usize,
         cancel: CancelSlot,
         statements: Arc<Registry>,
+        settings: ClientSettings,
     ) -> Self {
         let inbound = Inbound::new(
             tenant.policy.clone(),
@@ -63,6 +66,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             inbound,
             cancel,
             max_message,
+            settings,
         }
     }
 
@@ -188,15 +192,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         let conn = checkout.conn();
         let mut first = BytesMut::with_capacity(self.client_buf.len() + 128);
         let mut tracker = Tracker::default();
-        for _ in 0..write_preamble(conn, &self.tenant.pool.context, &mut first) {
+        let preamble = write_preamble(conn, &self.tenant.pool.context, &mut first);
+        for _ in 0..preamble.queries {
             tracker.push(Request::Query, Origin::Setup);
         }
         let Connection {
             stream,
             read_buf: backend_buf,
             prepared,
+            params,
             ..
         } = conn;
+        // A DISCARD ALL in the preamble resets every setting: then set all of the client's.
+        let server: &[(String, String)] = if preamble.discards { &[] } else { params };
+        if let Some(sql) = self.settings.sync_sql(server) {
+            query_message(&mut first, &sql);
+            tracker.push(Request::Query, Origin::Setup);
+        }
         let mut local = BytesMut::new();
         let first_flow = self.inbound.translate(
             &mut self.client_buf,
@@ -217,6 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         let (backend_read, backend_write) = stream.split();
         let inbound = &mut self.inbound;
         let client_buf = &mut self.client_buf;
+        let settings = &mut self.settings;
 
         // Client → backend. Whichever direction returns first drops the other, so each only
         // returns `Idle` when the other is not halfway through a write (see `Link`).
@@ -267,6 +280,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             let (mut backend_read, mut client_write) = (backend_read, client_write);
             let mut outbound = Outbound::default();
             let mut chunks: Vec<Bytes> = Vec::new();
+            let mut changes = Vec::new();
             loop {
                 if backend_read
                     .read_buf(backend_buf)
@@ -276,7 +290,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                 {
                     return Err(ClientError::BackendLost);
                 }
-                outbound.drain(backend_buf, &mut link.tracker(), &mut chunks)?;
+                outbound.drain(backend_buf, &mut link.tracker(), &mut chunks, &mut changes)?;
+                if !changes.is_empty() {
+                    apply_to_server(params, &changes);
+                    settings.apply(&changes);
+                    changes.clear();
+                }
                 link.backend_quiet.store(
                     outbound.at_boundary() && backend_buf.is_empty(),
                     Ordering::Relaxed,

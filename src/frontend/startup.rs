@@ -16,6 +16,7 @@ use pgwire::tokio::server::PgWireMessageServerCodec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Framed, FramedParts};
 
+use super::settings::ClientSettings;
 use crate::error::ClientError;
 use crate::pool::ClientSlot;
 use crate::shared::Shared;
@@ -40,6 +41,8 @@ pub struct Login<S> {
     pub pid: i32,
     pub secret: Bytes,
     pub slot: ClientSlot,
+    /// The settings the client started with, to keep on every server connection it gets.
+    pub settings: ClientSettings,
 }
 
 type ClientFramed<S> = Framed<S, PgWireMessageServerCodec<()>>;
@@ -166,14 +169,20 @@ where
         .db
         .server_params(shared.config.proxy.query_wait_timeout)
         .await?;
-    let reported = Reported::new(params, framed.metadata(), &user);
+    let settings = ClientSettings::from_startup(framed.metadata()).with_server_defaults(params);
+    let reported = Reported::new(params, &settings, &user);
     let driver =
         AuthDriver::<Reported>::new(reported).with_pid_secret_key_generator(shared.keys.clone());
     driver
         .complete_authentication(framed, final_message)
         .await
         .map_err(|e| auth_error(e, &user))?;
-    Ok(Some(Partial::Session { user, tenant, slot }))
+    Ok(Some(Partial::Session {
+        user,
+        tenant,
+        slot,
+        settings,
+    }))
 }
 
 /// A finished login before the stream is taken back from pgwire.
@@ -182,6 +191,7 @@ enum Partial {
         user: String,
         tenant: TenantContext,
         slot: ClientSlot,
+        settings: ClientSettings,
     },
     Cancel {
         pid: i32,
@@ -195,7 +205,12 @@ where
 {
     match partial {
         Partial::Cancel { pid, secret } => Opening::Cancel { pid, secret },
-        Partial::Session { user, tenant, slot } => {
+        Partial::Session {
+            user,
+            tenant,
+            slot,
+            settings,
+        } => {
             let (pid, secret) = framed.pid_and_secret_key();
             let parts = framed.into_parts();
             Opening::Session(Login {
@@ -206,6 +221,7 @@ where
                 pid,
                 secret: secret.to_bytes(),
                 slot,
+                settings,
             })
         }
     }
@@ -302,12 +318,11 @@ impl ServerParameterProvider for NoParameters {
 struct Reported(HashMap<String, String>);
 
 impl Reported {
-    fn new(server: &[(String, String)], startup: &HashMap<String, String>, user: &str) -> Reported {
+    fn new(server: &[(String, String)], settings: &ClientSettings, user: &str) -> Reported {
         let mut p: HashMap<String, String> = server.iter().cloned().collect();
-        p.insert(
-            "application_name".into(),
-            startup.get("application_name").cloned().unwrap_or_default(),
-        );
+        for (name, value) in settings.iter() {
+            p.insert(name.to_owned(), value.to_owned());
+        }
         p.insert("client_encoding".into(), "UTF8".into());
         p.insert("is_superuser".into(), "off".into());
         p.insert("session_authorization".into(), user.to_owned());

@@ -51,16 +51,25 @@ impl Context {
     }
 }
 
-/// Writes what `conn` needs before it can serve `context`; returns how many Query messages
-/// were written (each answered by one ReadyForQuery to swallow).
+/// What [`write_preamble`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preamble {
+    /// Query messages written, each answered by one ReadyForQuery to swallow.
+    pub queries: usize,
+    /// Whether it starts with `DISCARD ALL`, which resets every session setting.
+    pub discards: bool,
+}
+
+/// Writes what `conn` needs before it can serve `context`.
 pub fn write_preamble(
     conn: &mut crate::backend::Connection,
     context: &Context,
     out: &mut BytesMut,
-) -> usize {
+) -> Preamble {
     let mut queries = 0;
     let switching = conn.context.is_some_and(|id| id != context.id);
-    if conn.needs_discard || switching {
+    let discards = conn.needs_discard || switching;
+    if discards {
         // A message of its own: DISCARD ALL refuses to run in a (implicit) transaction block.
         query_message(out, "DISCARD ALL");
         queries += 1;
@@ -75,7 +84,7 @@ pub fn write_preamble(
         }
         conn.context = Some(context.id);
     }
-    queries
+    Preamble { queries, discards }
 }
 
 /// Quotes an identifier the way Postgres' quote_ident does for any input.
