@@ -5,17 +5,13 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Options, TestEnv, sqlstate};
+use support::{Options, TestEnv, orders, sqlstate};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn assert_still_serving(env: &TestEnv) {
     let client = env.client("globex_app", "app").await;
-    let n: i64 = client
-        .query_one("SELECT count(*) FROM orders", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = orders(&client).await;
     assert_eq!(n, 4);
 }
 
@@ -61,11 +57,7 @@ async fn startup_options_cannot_unpin_the_tenant() {
     let mut config = env.config("acme_app", "app");
     config.options("-c geqo=off").application_name("billing");
     let client = env.try_client(config).await.unwrap();
-    let n: i64 = client
-        .query_one("SELECT count(*) FROM orders", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = orders(&client).await;
     assert_eq!(n, 2);
 }
 

@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt, pin_mut};
-use support::{Options, TestEnv, sqlstate};
+use support::{Options, TestEnv, orders, sqlstate};
 
 #[tokio::test]
 async fn a_cancel_ends_only_its_own_clients_query() {
@@ -39,11 +39,7 @@ async fn a_cancel_ends_only_its_own_clients_query() {
     );
     assert!(started.elapsed() < Duration::from_secs(4));
     // The cancelled session goes on.
-    let n: i64 = acme
-        .query_one("SELECT count(*) FROM orders", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = orders(&acme).await;
     assert_eq!(n, 2);
 }
 
@@ -99,10 +95,6 @@ async fn copy_in_and_out_in_text_csv_and_binary() {
     }
     // globex did not get acme's rows.
     let globex = env.client("globex_app", "app").await;
-    let n: i64 = globex
-        .query_one("SELECT count(*) FROM orders", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = orders(&globex).await;
     assert_eq!(n, 4);
 }

@@ -179,6 +179,15 @@ impl Drop for TestEnv {
     }
 }
 
+/// How many rows the client's tenant has in `orders` (extended protocol).
+pub async fn orders(client: &tokio_postgres::Client) -> i64 {
+    client
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// The SQLSTATE of a failed statement or login.
 pub fn sqlstate(e: &tokio_postgres::Error) -> String {
     e.code()
