@@ -18,22 +18,43 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::protocol::message;
 
+/// Distinct statements remembered at most; past it the memory starts over (see `intern`).
+const MAX_REMEMBERED: usize = 10_000;
+
 /// The process-wide ids of distinct statements.
 #[derive(Debug, Default)]
 pub struct Registry {
-    ids: Mutex<HashMap<Box<[u8]>, u64>>,
+    inner: Mutex<Remembered>,
+}
+
+#[derive(Debug, Default)]
+struct Remembered {
+    ids: HashMap<Box<[u8]>, u64>,
+    last_id: u64,
 }
 
 impl Registry {
     /// The id of the statement `sql` with the Parse message's parameter-type `tail`.
+    ///
+    /// Clients that put values into statement texts would grow the map without end, so it is
+    /// forgotten when full. Nothing breaks: clients keep their statements' ids, and a text
+    /// prepared again only gets a new id, so connections may hold it twice for a while.
     pub fn intern(&self, sql: &[u8], tail: &[u8]) -> u64 {
         let mut key = Vec::with_capacity(sql.len() + 1 + tail.len());
         key.extend_from_slice(sql);
         key.push(0);
         key.extend_from_slice(tail);
-        let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
-        let next = ids.len() as u64 + 1;
-        *ids.entry(key.into_boxed_slice()).or_insert(next)
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&id) = inner.ids.get(key.as_slice()) {
+            return id;
+        }
+        if inner.ids.len() >= MAX_REMEMBERED {
+            inner.ids.clear();
+        }
+        inner.last_id += 1;
+        let id = inner.last_id;
+        inner.ids.insert(key.into_boxed_slice(), id);
+        id
     }
 }
 
@@ -112,6 +133,20 @@ mod tests {
             "parameter types are part of it"
         );
         assert_ne!(r.intern(b"SELECT 2", b"\0\0"), a);
+    }
+
+    #[test]
+    fn ids_stay_unique_when_the_memory_starts_over() {
+        let r = Registry::default();
+        let first = r.intern(b"SELECT 0", b"");
+        for i in 1..=MAX_REMEMBERED as u64 {
+            r.intern(format!("SELECT {i}").as_bytes(), b"");
+        }
+        let again = r.intern(b"SELECT 0", b"");
+        assert!(
+            again > first,
+            "a forgotten text gets a fresh id, never a reused one"
+        );
     }
 
     #[test]

@@ -18,6 +18,10 @@ use crate::protocol::query_message;
 
 static NEXT_CONTEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Pooled prepared statements one server connection keeps at most; past it they are all
+/// deallocated and clients prepare theirs again where they need them.
+const MAX_PREPARED_PER_CONNECTION: usize = 1000;
+
 /// The session settings that confine one tenant on a shared connection.
 #[derive(Debug)]
 pub struct Context {
@@ -75,6 +79,11 @@ pub fn write_preamble(
         queries += 1;
         conn.needs_discard = false;
         conn.context = None;
+        conn.prepared.clear();
+    }
+    if !discards && conn.prepared.len() > MAX_PREPARED_PER_CONNECTION {
+        query_message(out, "DEALLOCATE ALL");
+        queries += 1;
         conn.prepared.clear();
     }
     if conn.context != Some(context.id) {
