@@ -5,8 +5,12 @@
 //! It fails closed: whatever it cannot prove harmless is refused with a [`Violation`] naming
 //! the rule.
 
+#[cfg(test)]
+mod bypass_tests;
 mod guard;
 mod lexer;
+#[cfg(test)]
+mod pooling_tests;
 mod schema;
 #[cfg(test)]
 mod tests;
