@@ -20,70 +20,20 @@ SCALE=${SCALE:-10}
 POOL_SIZE=${POOL_SIZE:-16}
 CASES=${CASES:-"select-only:simple select-only:extended select-only:prepared tpcb:simple tpcb:extended tpcb:prepared connect:simple"}
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/tenantgate-bench-XXXXXX)
-chmod 755 "$work"
-pids=()
-
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-log() { echo "# $*" >&2; }
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Postgres and PgBouncer refuse to run as root.
-as_service_user() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-pg_bin() {
-  local dir
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-  echo "$dir"
-}
+source "$(dirname "$0")/common.sh"
 
 ensure_tools() {
-  bash "$root/scripts/ensure-postgres.sh"
+  build_tenantgate
   if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
     log "installing pgbouncer"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
   fi
   PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
-  log "building tenantgate (release)"
-  (cd "$root" && cargo build --release --quiet)
 }
 
-wait_for_port() {
-  local port=$1 i
-  for i in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  log "nothing listens on $port"; return 1
-}
-
-start_postgres() {
-  local bin; bin=$(pg_bin)
-  PG_PORT=$(free_port)
-  echo "postgres" > "$work/pwfile"
-  chown -R postgres "$work" 2>/dev/null || true
-  as_service_user "$bin/initdb" -D "$work/data" -U postgres --pwfile="$work/pwfile" \
-    --auth-host=scram-sha-256 --auth-local=trust -E UTF8 --locale=C >/dev/null
-  as_service_user "$bin/postgres" -D "$work/data" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
-    -c unix_socket_directories="$work" -c fsync=off -c max_connections=200 -c shared_buffers=128MB \
-    >"$work/postgres.log" 2>&1 &
-  pids+=($!)
-  wait_for_port "$PG_PORT"
-  sleep 0.5
+init_bench_database() {
   PGPASSWORD=postgres psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
-    -c "CREATE ROLE tenantgate LOGIN PASSWORD 'benchpw'" -c "CREATE DATABASE bench OWNER tenantgate"
+    -c "CREATE DATABASE bench OWNER tenantgate"
   log "pgbench -i -s $SCALE"
   PGPASSWORD=benchpw pgbench -q -i -s "$SCALE" -h 127.0.0.1 -p "$PG_PORT" -U tenantgate bench >/dev/null 2>&1
 }
@@ -114,10 +64,7 @@ name = "bench_app"
 password = "benchpw"
 tenant = "bench"
 EOF
-  TENANTGATE_LOG=warn "$root/target/release/tenantgate" serve --config "$work/tenantgate.toml" >"$work/tenantgate.log" 2>&1 &
-  pids+=($!)
-  TG_PID=$!
-  wait_for_port "$TG_PORT"
+  start_tenantgate_with "$work/tenantgate.toml"
 }
 
 start_pgbouncer() {
@@ -156,22 +103,13 @@ run() {
     select-only) args+=(-S) ;;
     connect) args+=(-S -C) ;;
   esac
-  local out failed
-  if ! out=$(PGPASSWORD=benchpw timeout $((DURATION + 60)) pgbench -n -h 127.0.0.1 -p "$port" -U "$user" \
-    -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -M "$mode" "${args[@]}" bench 2>&1); then
-    log "pgbench against $target failed: $(echo "$out" | grep -m1 -i error)"
-    echo "0 0"; return 0
-  fi
-  failed=$(echo "$out" | awk -F': ' '/number of failed transactions/ {split($2, a, " "); print a[1]}')
-  if [ "${failed:-0}" != "0" ]; then log "$target: $failed failed transactions"; echo "0 0"; return 0; fi
-  echo "$(echo "$out" | awk '/^tps = / {print $3}') $(echo "$out" | awk '/^latency average/ {print $4}')"
+  pgbench_run "$port" "$user" bench "$mode" "${args[@]}"
 }
-
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 main() {
   ensure_tools
   start_postgres
+  init_bench_database
   start_tenantgate
   start_pgbouncer
   declare -A tps lat

@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-postgres.sh
 # psycopg (from PyPI) drives one integration test from another client language.
 python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q 'psycopg[binary]>=3.1'
+# node-postgres (from the npm registry) drives another.
+if ! command -v npm >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+[ -d tests/clients/node/node_modules/pg ] || npm ci --prefix tests/clients/node --no-audit --no-fund --silent
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets

@@ -334,12 +334,16 @@ pub struct Examples {
 }
 
 /// Schema tenants `acme` and `globex` share database `app`; `initech` and `umbrella` have
-/// databases of their own. Each has an `orders` table with rows of its own.
+/// databases of their own; row tenants `hooli` and `piedpiper` share table `orders` in
+/// database `saas`, told apart by its `tenant_id` column. Each tenant has orders of its own,
+/// as many as its name has letters, less two.
 pub const EXAMPLE_TENANTS: &[(&str, &str, &str)] = &[
     ("acme", "schema", "app"),
     ("globex", "schema", "app"),
     ("initech", "database", "initech"),
     ("umbrella", "database", "umbrella"),
+    ("hooli", "row", "saas"),
+    ("piedpiper", "row", "saas"),
 ];
 
 /// Creates the `tenantgate` role and the example tenants' data.
@@ -350,12 +354,39 @@ pub async fn seed_examples(cluster: &PgCluster) -> Result<Examples, DevError> {
         .batch_execute(&format!("CREATE ROLE tenantgate LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB PASSWORD '{proxy_password}'"))
         .await?;
     // One statement per message: CREATE DATABASE refuses to run in a transaction block.
-    for database in ["app", "initech", "umbrella"] {
+    for database in ["app", "initech", "umbrella", "saas"] {
         admin
             .batch_execute(&format!("CREATE DATABASE {database} OWNER tenantgate"))
             .await?;
     }
-    for (tenant, mode, database) in EXAMPLE_TENANTS {
+    cluster
+        .execute(
+            "saas",
+            "SET ROLE tenantgate;
+             CREATE TABLE public.orders (id int PRIMARY KEY, tenant_id text NOT NULL,
+                                         item text NOT NULL, amount numeric NOT NULL);
+             CREATE INDEX orders_tenant ON public.orders (tenant_id);",
+        )
+        .await?;
+    for (n, (tenant, mode, database)) in EXAMPLE_TENANTS.iter().enumerate() {
+        let rows: Vec<String> = (1..=tenant.len() as i32 - 2)
+            .map(|i| format!("({i}, '{tenant} item {i}', {}.50)", i * 10))
+            .collect();
+        if *mode == "row" {
+            let rows: Vec<String> = (1..=tenant.len() as i32 - 2)
+                .map(|i| {
+                    let id = n as i32 * 100 + i;
+                    format!("({id}, '{tenant}', '{tenant} item {i}', {}.50)", i * 10)
+                })
+                .collect();
+            cluster
+                .execute(
+                    database,
+                    &format!("INSERT INTO public.orders VALUES {};", rows.join(", ")),
+                )
+                .await?;
+            continue;
+        }
         let table = if *mode == "schema" {
             cluster
                 .execute(
@@ -367,9 +398,6 @@ pub async fn seed_examples(cluster: &PgCluster) -> Result<Examples, DevError> {
         } else {
             "public.orders".to_owned()
         };
-        let rows: Vec<String> = (1..=tenant.len() as i32 - 2)
-            .map(|i| format!("({i}, '{tenant} item {i}', {}.50)", i * 10))
-            .collect();
         cluster
             .execute(
                 database,
@@ -417,6 +445,7 @@ pub fn example_config(
         "\n[[users]]\nname = \"ops\"\npassword = \"{}\"\ntenants = \"*\"\n",
         examples.user_password
     ));
+    toml.push_str("\n[row]\ntenant_column = \"tenant_id\"\nenforcement = \"rewrite\"\n");
     toml.push_str(extra);
     toml
 }

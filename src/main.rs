@@ -1,4 +1,4 @@
-//! The `tenantgate` command: `serve`, `check` and `dev`.
+//! The `tenantgate` command: `serve`, `check`, `provision-rls` and `dev`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +27,15 @@ enum Command {
     Check {
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Enable row-level security with the `tenant_isolation` policy on every tenant table of
+    /// the row-isolated databases (idempotent). Runs as the cluster's user, which must own
+    /// the tables; `--dry-run` prints the SQL for a DBA to run instead.
+    ProvisionRls {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Start a throwaway local Postgres with example tenants and run the proxy in front of it.
     Dev {
@@ -61,6 +70,12 @@ fn main() -> ExitCode {
             Command::Check { config } => {
                 let config = tenantgate::config::load(&config)?;
                 print!("{}", tenantgate::server::describe(&config));
+                Ok(())
+            }
+            Command::ProvisionRls { config, dry_run } => {
+                let config = tenantgate::config::load(&config)?;
+                let report = tenantgate::isolation::row::provision(&config, dry_run).await?;
+                print!("{report}");
                 Ok(())
             }
             Command::Dev { port } => Ok(tenantgate::devcluster::dev(port).await?),

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{AllowedTenants, Config, Isolation};
+use crate::isolation::row;
 use crate::listener::accept_loop;
 use crate::shared::Shared;
 
@@ -24,6 +25,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("row isolation: {0}")]
+    Row(#[from] row::discover::DiscoverError),
 }
 
 pub struct Server {
@@ -38,10 +41,16 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Listen { addr, source })?;
+        let scopes = row::load(&config).await?;
         Ok(Server {
             listener,
-            shared: Arc::new(Shared::new(config)),
+            shared: Arc::new(Shared::new(config, scopes)),
         })
+    }
+
+    /// A handle that re-reads the row-isolated databases' catalogs (what SIGHUP does).
+    pub fn reloader(&self) -> Reloader {
+        Reloader(self.shared.clone())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -58,6 +67,8 @@ impl Server {
         let token = CancellationToken::new();
         let sessions = TaskTracker::new();
         tracing::info!(listen = %self.local_addr(), tenants = self.shared.config.tenants.len(), "tenantgate is serving");
+        #[cfg(unix)]
+        tokio::spawn(reload_on_hangup(self.reloader(), token.clone()));
         let accept = tokio::spawn(accept_loop(
             self.listener,
             self.shared,
@@ -71,6 +82,43 @@ impl Server {
         sessions.close();
         let _ = tokio::time::timeout(DRAIN, sessions.wait()).await;
         Ok(())
+    }
+}
+
+/// Re-reads the catalogs of the row-isolated databases, so tables created since start are
+/// known. (The configuration file itself is read once, at start.)
+#[derive(Clone)]
+pub struct Reloader(Arc<Shared>);
+
+impl Reloader {
+    pub async fn reload(&self) {
+        let errors = row::reload(&self.0.config, &self.0.scopes).await;
+        for e in &errors {
+            tracing::error!("reload: {e}; the previous catalog stays in use");
+        }
+        if errors.is_empty() {
+            tracing::info!("reloaded the row-isolated databases' catalogs");
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn reload_on_hangup(reloader: Reloader, token: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot install a SIGHUP handler; reload is unavailable");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            received = hangup.recv() => {
+                if received.is_none() {
+                    return;
+                }
+                reloader.reload().await;
+            }
+        }
     }
 }
 
@@ -134,6 +182,10 @@ pub fn describe(config: &Config) -> String {
     for t in &config.tenants {
         let how = match &t.isolation {
             Isolation::Database => format!("database {}", t.database),
+            Isolation::Row { key } => format!(
+                "rows with {} = {key:?} in {} ({:?})",
+                config.row.tenant_column, t.database, config.row.enforcement
+            ),
             Isolation::Schema {
                 schema,
                 shared_schemas,

@@ -34,7 +34,7 @@ fn example_configurations_are_valid() {
         "password = \"x\"",
     );
     let config = tenantgate::config::parse(Path::new("docker/tenantgate.toml"), &docker).unwrap();
-    assert_eq!(config.tenants.len(), 4);
+    assert_eq!(config.tenants.len(), 6);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Options, TestEnv, sqlstate, stdout};
+use support::{Options, TestEnv, show, sqlstate, stdout};
 
 #[tokio::test]
 async fn pgbench_prepared_runs_with_fewer_connections_than_clients() {
@@ -101,14 +101,6 @@ async fn a_failed_pipeline_does_not_lose_later_statements() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err), "42501");
-}
-
-async fn show(client: &tokio_postgres::Client, name: &str) -> String {
-    client
-        .query_one(&format!("SHOW {name}"), &[])
-        .await
-        .unwrap()
-        .get(0)
 }
 
 #[tokio::test]

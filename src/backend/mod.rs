@@ -5,7 +5,7 @@
 
 mod startup;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 
 use bytes::BytesMut;
@@ -52,6 +52,8 @@ pub struct Connection {
     pub needs_discard: bool,
     /// Ids of the pooled named statements prepared on this connection.
     pub prepared: HashSet<u64>,
+    /// Settings Postgres does not report that clients set here: name → SQL value.
+    pub unreported: BTreeMap<String, String>,
 }
 
 /// What a CancelRequest for this connection must carry.

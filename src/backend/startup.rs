@@ -117,6 +117,7 @@ pub async fn connect(target: &Target) -> Result<Connection, BackendError> {
         params,
         context: None,
         needs_discard: false,
+        unreported: Default::default(),
         prepared: Default::default(),
     })
 }

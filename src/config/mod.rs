@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use model::{AuthMethod, PoolMode};
+pub use model::{AuthMethod, Enforcement, PoolMode};
 
 /// A validated configuration. Every cross-reference in it resolves.
 #[derive(Debug, Clone)]
@@ -22,6 +22,31 @@ pub struct Config {
     pub tenants: Vec<Tenant>,
     pub users: Vec<User>,
     pub plans: Vec<Plan>,
+    pub row: RowSettings,
+}
+
+/// The `[row]` section: how row tenants' shared tables are found and guarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowSettings {
+    pub tenant_column: String,
+    pub enforcement: Enforcement,
+    /// `schema.table` names.
+    pub include: Vec<QualifiedName>,
+    pub exclude: Vec<QualifiedName>,
+    pub search_path: Vec<String>,
+}
+
+/// A relation name from the configuration, its schema filled in from the row search_path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QualifiedName {
+    pub schema: String,
+    pub name: String,
+}
+
+impl fmt::Display for QualifiedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +81,8 @@ pub enum Isolation {
         schema: String,
         shared_schemas: Vec<String>,
     },
+    /// The tenant's rows carry `key` in the tenant column of shared tables.
+    Row { key: String },
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +251,108 @@ mod tests {
         assert_eq!(parse_duration("1500"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("5 weeks"), None);
+    }
+
+    const BASE: &str = r#"[proxy]
+listen = "127.0.0.1:6432"
+
+[[clusters]]
+name = "main"
+host = "127.0.0.1"
+user = "tenantgate"
+password = "x"
+
+[[users]]
+name = "u"
+password = "x"
+tenants = "*"
+"#;
+
+    fn tenant(id: &str, isolation: &str, database: &str, key: Option<&str>) -> String {
+        let key = key.map(|k| format!("key = \"{k}\"\n")).unwrap_or_default();
+        format!(
+            "\n[[tenants]]\nid = \"{id}\"\nisolation = \"{isolation}\"\ncluster = \"main\"\ndatabase = \"{database}\"\n{key}"
+        )
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(Path::new("t.toml"), text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn row_tenants_and_the_row_section() {
+        let text = format!(
+            "{BASE}{}{}\n[row]\ntenant_column = \"org\"\nenforcement = \"both\"\ninclude = [\"app.notes\", \"events\"]\n",
+            tenant("a", "row", "saas", None),
+            tenant("b", "row", "saas", Some("B-1")),
+        );
+        let config = parse(Path::new("t.toml"), &text).unwrap();
+        assert_eq!(
+            config.tenants[0].isolation,
+            Isolation::Row { key: "a".into() }
+        );
+        assert_eq!(
+            config.tenants[1].isolation,
+            Isolation::Row { key: "B-1".into() }
+        );
+        assert_eq!(config.row.tenant_column, "org");
+        assert_eq!(config.row.enforcement, Enforcement::Both);
+        assert_eq!(config.row.search_path, vec!["public"]);
+        assert_eq!(
+            config
+                .row
+                .include
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            vec!["app.notes", "public.events"]
+        );
+        let defaults = parse(
+            Path::new("t.toml"),
+            &format!("{BASE}{}", tenant("a", "row", "saas", None)),
+        )
+        .unwrap();
+        assert_eq!(defaults.row.tenant_column, "tenant_id");
+        assert_eq!(defaults.row.enforcement, Enforcement::Rewrite);
+    }
+
+    #[test]
+    fn row_configuration_problems() {
+        let text = format!(
+            "{BASE}{}{}{}{}\n[row]\ninclude = [\"a.b.c\"]\n",
+            tenant("a", "row", "saas", Some("k")),
+            tenant("b", "row", "saas", Some("k")),
+            tenant("c", "schema", "saas", None),
+            tenant("d", "schema", "app", Some("x")),
+        );
+        let found = problems(&text);
+        for expected in [
+            "tenants[1].key: key \"k\" is already tenant \"a\"'s in this database",
+            "tenants[2].database: database \"saas\" holds row-isolated tenants",
+            "tenants[3].key: only row-isolated tenants have a key",
+            "row.include[0]: expected \"table\" or \"schema.table\"",
+        ] {
+            assert!(
+                found.iter().any(|p| p.starts_with(expected)),
+                "{expected} in {found:#?}"
+            );
+        }
+        let bad_mode = format!(
+            "{BASE}{}\n[row]\nenforcement = \"maybe\"\n",
+            tenant("a", "row", "saas", None)
+        );
+        assert!(
+            problems(&bad_mode).iter().any(|p| p.contains("maybe")),
+            "{:?}",
+            problems(&bad_mode)
+        );
     }
 }
 

@@ -138,6 +138,38 @@ pub struct PlanSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RowSection {
-    pub tenant_column: Option<String>,
-    pub enforcement: Option<String>,
+    pub tenant_column: Option<Spanned<String>>,
+    #[serde(default)]
+    pub enforcement: Enforcement,
+    /// Relations (`table` or `schema.table`) to treat as tenant tables although discovery
+    /// would not, and ones it must leave alone.
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
+    /// Schemas row tenants see, pinned as their search_path.
+    pub search_path: Option<Vec<Spanned<String>>>,
+}
+
+/// How row tenants are confined.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforcement {
+    /// The proxy rewrites every statement.
+    #[default]
+    Rewrite,
+    /// Postgres row-level security policies filter by `tenantgate.tenant_id`.
+    Rls,
+    /// Both, defence in depth.
+    Both,
+}
+
+impl Enforcement {
+    pub fn rewrites(self) -> bool {
+        matches!(self, Enforcement::Rewrite | Enforcement::Both)
+    }
+
+    pub fn uses_rls(self) -> bool {
+        matches!(self, Enforcement::Rls | Enforcement::Both)
+    }
 }

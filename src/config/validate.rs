@@ -11,7 +11,7 @@ use toml::Spanned;
 use super::model::{self, ConfigFile, IsolationMode, TenantList};
 use super::{
     AllowedTenants, AuthMethod, Cluster, Config, ConfigError, Isolation, Plan, Problem, Proxy,
-    Secret, Tenant, User, parse_duration,
+    QualifiedName, RowSettings, Secret, Tenant, User, parse_duration,
 };
 
 const DEFAULT_MAX_MESSAGE_SIZE: u64 = 64 * 1024 * 1024;
@@ -108,10 +108,8 @@ pub(super) fn validate(file: &Path, text: &str) -> Result<Config, ConfigError> {
     let clusters = clusters(&mut c, &raw.clusters);
     let tenants = tenants(&mut c, &raw.tenants, &clusters, &plans);
     let users = users(&mut c, &raw.users, &tenants, proxy.auth_method);
-    if let Some(row) = &raw.row {
-        // accepted for forward compatibility; row tenants themselves are refused below
-        let _ = (&row.tenant_column, &row.enforcement);
-    }
+    let row = row_settings(&mut c, raw.row.as_ref());
+    mixed_databases(&mut c, &raw.tenants);
     if c.problems.is_empty() {
         Ok(Config {
             source: file.to_owned(),
@@ -120,6 +118,7 @@ pub(super) fn validate(file: &Path, text: &str) -> Result<Config, ConfigError> {
             tenants,
             users,
             plans,
+            row,
         })
     } else {
         Err(ConfigError {
@@ -260,6 +259,86 @@ fn clusters(c: &mut Checker, raw: &[model::ClusterSection]) -> Vec<Cluster> {
     out
 }
 
+/// The `[row]` section, with its defaults.
+fn row_settings(c: &mut Checker, raw: Option<&model::RowSection>) -> RowSettings {
+    let search_path: Vec<String> = raw
+        .and_then(|r| r.search_path.as_ref())
+        .map(|p| p.iter().map(|s| s.get_ref().clone()).collect())
+        .unwrap_or_else(|| vec!["public".to_owned()]);
+    if search_path.is_empty() || search_path.iter().any(String::is_empty) {
+        c.problem(
+            &(0..0),
+            "row.search_path",
+            "must name at least one schema, none empty",
+        );
+    }
+    let mut names = |list: Option<&Vec<Spanned<String>>>, k: &str| -> Vec<QualifiedName> {
+        let mut out = Vec::new();
+        for (i, item) in list.into_iter().flatten().enumerate() {
+            let parts: Vec<&str> = item.get_ref().split('.').collect();
+            match parts.as_slice() {
+                [name] if !name.is_empty() => out.push(QualifiedName {
+                    schema: search_path.first().cloned().unwrap_or_default(),
+                    name: name.to_string(),
+                }),
+                [schema, name] if !schema.is_empty() && !name.is_empty() => {
+                    out.push(QualifiedName {
+                        schema: schema.to_string(),
+                        name: name.to_string(),
+                    })
+                }
+                _ => c.problem(
+                    &item.span(),
+                    format!("row.{k}[{i}]"),
+                    "expected \"table\" or \"schema.table\"",
+                ),
+            }
+        }
+        out
+    };
+    let include = names(raw.map(|r| &r.include), "include");
+    let exclude = names(raw.map(|r| &r.exclude), "exclude");
+    let tenant_column = match raw.and_then(|r| r.tenant_column.as_ref()) {
+        Some(col) if col.get_ref().is_empty() => {
+            c.problem(&col.span(), "row.tenant_column", "must not be empty");
+            String::new()
+        }
+        Some(col) => col.get_ref().clone(),
+        None => "tenant_id".to_owned(),
+    };
+    RowSettings {
+        tenant_column,
+        enforcement: raw.map(|r| r.enforcement).unwrap_or_default(),
+        include,
+        exclude,
+        search_path,
+    }
+}
+
+/// Row tenants share their tables' database with each other only: a schema or database
+/// tenant there could read the shared tables, and a row tenant could read its schema.
+fn mixed_databases(c: &mut Checker, raw: &[model::TenantSection]) {
+    let place =
+        |t: &model::TenantSection| (t.cluster.get_ref().clone(), t.database.get_ref().clone());
+    let row_places: HashSet<_> = raw
+        .iter()
+        .filter(|t| *t.isolation.get_ref() == IsolationMode::Row)
+        .map(place)
+        .collect();
+    for (i, t) in raw.iter().enumerate() {
+        if *t.isolation.get_ref() != IsolationMode::Row && row_places.contains(&place(t)) {
+            c.problem(
+                &t.database.span(),
+                format!("tenants[{i}].database"),
+                format!(
+                    "database {:?} holds row-isolated tenants; other isolation modes need a database of their own",
+                    t.database.get_ref()
+                ),
+            );
+        }
+    }
+}
+
 fn tenants(
     c: &mut Checker,
     raw: &[model::TenantSection],
@@ -350,12 +429,22 @@ fn tenants(
                 }
             }
             IsolationMode::Row => {
-                c.problem(
-                    &t.isolation.span(),
-                    key("isolation"),
-                    "row isolation not yet supported; use \"schema\" or \"database\"",
+                let value = t.key.clone().unwrap_or_else(|| id.clone());
+                let place = (
+                    t.cluster.get_ref().clone(),
+                    t.database.get_ref().clone(),
+                    value.clone(),
                 );
-                Isolation::Database
+                if value.is_empty() {
+                    c.problem(&t.id.span(), key("key"), "must not be empty");
+                } else if let Some(other) = schemas.insert(place, id.clone()) {
+                    c.problem(
+                        &t.id.span(),
+                        key("key"),
+                        format!("key {value:?} is already tenant {other:?}'s in this database"),
+                    );
+                }
+                Isolation::Row { key: value }
             }
         };
         if t.key.is_some() && *t.isolation.get_ref() != IsolationMode::Row {
@@ -387,7 +476,7 @@ fn tenants(
             Isolation::Schema { schema, .. } => {
                 Some((t.cluster.as_str(), t.database.as_str(), schema.as_str()))
             }
-            Isolation::Database => None,
+            Isolation::Database | Isolation::Row { .. } => None,
         })
         .collect();
     for (i, t) in out.iter().enumerate() {

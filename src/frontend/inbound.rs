@@ -7,14 +7,19 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 
 use super::prepared::{ClientStatements, Registry, Statement, parse_message, pooled_name, renamed};
+use super::settings::{is_reported, within_plan};
 use super::tracker::{Origin, Request, Tracker};
 use crate::config::PoolMode;
 use crate::error::ClientError;
-use crate::isolation::{Deallocation, Policy, Rule, Violation, deallocation};
+use crate::isolation::row::rewrite::RewrittenSql;
+use crate::isolation::{
+    Checked, Deallocation, Policy, Rule, SessionEffect, SettingValue, Violation, deallocation,
+};
 use crate::protocol::{
     Frame, Header, TransactionStatus, cstring, message, parse_message_parts, query_message,
     query_text, ready_for_query, split_frame,
@@ -44,6 +49,42 @@ pub struct Inbound {
     registry: Arc<Registry>,
     statements: ClientStatements,
     mode: PoolMode,
+    /// The plan's statement_timeout, the most a client may set.
+    statement_timeout: Option<Duration>,
+}
+
+/// A statement that may run, and what running it does to the session.
+struct Admitted {
+    session: SessionEffect,
+    /// SQL to send instead of the client's.
+    replacement: Option<Replacement>,
+}
+
+enum Replacement {
+    /// A reset of statement_timeout, held to the plan's value.
+    PlanReset(String),
+    /// A row tenant's statement, confined to its rows.
+    Rewritten(RewrittenSql),
+}
+
+impl Replacement {
+    fn as_str(&self) -> &str {
+        match self {
+            Replacement::PlanReset(sql) => sql,
+            Replacement::Rewritten(sql) => sql.as_str(),
+        }
+    }
+}
+
+impl Admitted {
+    /// Whether running it leaves settings behind that the proxy does not follow.
+    fn changes_untracked(&self) -> bool {
+        match &self.session {
+            SessionEffect::None => false,
+            SessionEffect::Change(c) => !c.local,
+            SessionEffect::Untracked(names) => names.iter().any(|n| !is_reported(n)),
+        }
+    }
 }
 
 /// Where one batch of translated frames goes.
@@ -83,6 +124,7 @@ impl Inbound {
         mode: PoolMode,
         limit: usize,
         registry: Arc<Registry>,
+        statement_timeout: Option<Duration>,
     ) -> Inbound {
         Inbound {
             policy,
@@ -91,6 +133,7 @@ impl Inbound {
             registry,
             statements: ClientStatements::default(),
             mode,
+            statement_timeout,
         }
     }
 
@@ -140,7 +183,12 @@ impl Inbound {
             let body = &buf[end + 5..end + h.frame_len];
             match h.tag {
                 b'P' => match parse_message_parts(body) {
-                    Some((name, sql, tail)) if !name.is_empty() && self.check(sql).is_ok() => {
+                    Some((name, sql, tail))
+                        if !name.is_empty()
+                            && self
+                                .admit(sql)
+                                .is_ok_and(|a| a.session == SessionEffect::None) =>
+                    {
                         parses.push((name.to_vec(), sql.to_vec(), tail.to_vec()));
                     }
                     _ => return Ok(false),
@@ -161,6 +209,7 @@ impl Inbound {
                 Statement {
                     id,
                     parse: parse_message(id, &sql, &tail),
+                    changes_session: false,
                 },
             );
             client.extend_from_slice(b"1\0\0\0\x04");
@@ -231,10 +280,23 @@ impl Inbound {
             query_message(out.backend, &sql);
             return Ok(Flow::Continue);
         }
-        match self.check(sql) {
-            Ok(()) => {
-                out.tracker.push(Request::Query, Origin::Client);
-                out.backend.extend_from_slice(&frame.bytes);
+        match self.admit(sql) {
+            Ok(admitted) => {
+                match admitted.session {
+                    SessionEffect::Change(ref c) if !c.local => {
+                        out.tracker.push_setting(c.clone());
+                    }
+                    _ => {
+                        if admitted.changes_untracked() {
+                            out.tracker.untracked_change();
+                        }
+                        out.tracker.push(Request::Query, Origin::Client);
+                    }
+                }
+                match &admitted.replacement {
+                    Some(r) => query_message(out.backend, r.as_str()),
+                    None => out.backend.extend_from_slice(&frame.bytes),
+                }
             }
             Err(v) => self.refuse_simple(v, out),
         }
@@ -269,12 +331,7 @@ impl Inbound {
         let Some(sql) = self.deallocate(sql, out) else {
             return false;
         };
-        message(out.backend, b'P', |b| {
-            b.put_u8(0);
-            b.put_slice(sql.as_bytes());
-            b.put_u8(0);
-            b.put_slice(tail);
-        });
+        unnamed_parse(out.backend, sql.as_bytes(), tail);
         out.tracker.push(Request::Parse(None), Origin::Client);
         true
     }
@@ -282,17 +339,36 @@ impl Inbound {
     fn parse(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
         let (name, sql, tail) = parse_message_parts(frame.body())
             .ok_or_else(|| ClientError::Protocol("malformed Parse message".into()))?;
-        match self.check(sql) {
-            Ok(()) if name.is_empty() => {
+        let admitted = self.admit(sql).and_then(|a| match a.replacement {
+            // Rewriting a prepared statement's text is not worth it for a reset.
+            Some(Replacement::PlanReset(_)) => Err(Violation {
+                rule: Rule::PlanLimit,
+                detail: "reset statement_timeout with a simple query, or set a value".into(),
+            }),
+            _ => Ok(a),
+        });
+        match admitted {
+            Ok(a) if name.is_empty() => {
+                if a.changes_untracked() {
+                    out.tracker.untracked_change();
+                }
                 out.tracker.push(Request::Parse(None), Origin::Client);
-                out.backend.extend_from_slice(&frame.bytes);
+                match &a.replacement {
+                    Some(r) => unnamed_parse(out.backend, r.as_str().as_bytes(), tail),
+                    None => out.backend.extend_from_slice(&frame.bytes),
+                }
             }
             Err(_) if name.is_empty() && self.deallocation_parse(sql, tail, out) => {}
-            Ok(()) => {
+            Ok(a) => {
+                let sql = a
+                    .replacement
+                    .as_ref()
+                    .map_or(sql, |r| r.as_str().as_bytes());
                 let id = self.registry.intern(sql, tail);
                 let statement = Statement {
                     id,
                     parse: parse_message(id, sql, tail),
+                    changes_session: a.changes_untracked(),
                 };
                 self.statements.insert(name, statement.clone());
                 // Prepared already: Close it first, so the client's Parse is answered by the
@@ -328,6 +404,9 @@ impl Inbound {
         match self.statements.get(name) {
             Some(statement) => {
                 out.ensure_prepared(statement);
+                if statement.changes_session {
+                    out.tracker.untracked_change();
+                }
                 let prefix = &body[..portal.len() + 1];
                 renamed(out.backend, b'B', prefix, &pooled_name(statement.id), rest);
             }
@@ -369,12 +448,52 @@ impl Inbound {
         Ok(Flow::Continue)
     }
 
-    fn check(&self, sql: &[u8]) -> Result<(), Violation> {
+    fn admit(&self, sql: &[u8]) -> Result<Admitted, Violation> {
         let sql = std::str::from_utf8(sql).map_err(|_| Violation {
             rule: Rule::Unreadable,
             detail: "SQL text is not valid UTF-8".into(),
         })?;
-        self.policy.check_pooled(sql, self.mode)
+        let Checked {
+            mut session,
+            rewritten,
+        } = self.policy.check_pooled(sql, self.mode)?;
+        let replacement = match self.hold_to_plan(&mut session)? {
+            Some(reset) => Some(Replacement::PlanReset(reset)),
+            None => rewritten.map(Replacement::Rewritten),
+        };
+        Ok(Admitted {
+            session,
+            replacement,
+        })
+    }
+
+    /// Keeps statement_timeout within the plan: values above it are refused, and a reset
+    /// returns to the plan's value instead of the server's (no limit). Other ways to change
+    /// it (among other statements, in a routine, set_config) are refused under a limit.
+    fn hold_to_plan(&self, session: &mut SessionEffect) -> Result<Option<String>, Violation> {
+        const NAME: &str = "statement_timeout";
+        let Some(limit) = self.statement_timeout else {
+            return Ok(None);
+        };
+        match session {
+            SessionEffect::Change(c) if c.name == NAME => match &c.value {
+                SettingValue::To(v) => within_plan(NAME, v, Some(limit)).map(|()| None),
+                SettingValue::Default => {
+                    let value = format!("'{}ms'", limit.as_millis());
+                    let local = if c.local { "LOCAL " } else { "" };
+                    let sql = format!("SET {local}{NAME} = {value}");
+                    c.value = SettingValue::To(value);
+                    Ok(Some(sql))
+                }
+            },
+            s if s.touches(NAME) => Err(Violation {
+                rule: Rule::PlanLimit,
+                detail: format!(
+                    "under the plan's limit {NAME} changes only by a SET or RESET sent alone"
+                ),
+            }),
+            _ => Ok(None),
+        }
     }
 
     /// Answers a refused simple-protocol message the way Postgres answers a failed one.
@@ -387,6 +506,16 @@ impl Inbound {
             query_message(out.backend, &raise_sql(&v));
         }
     }
+}
+
+/// A Parse of the unnamed statement; `tail` is the parameter type list as the client sent it.
+fn unnamed_parse(out: &mut BytesMut, sql: &[u8], tail: &[u8]) {
+    message(out, b'P', |b| {
+        b.put_u8(0);
+        b.put_slice(sql);
+        b.put_u8(0);
+        b.put_slice(tail);
+    });
 }
 
 /// Stands in for a refused Parse inside a batch a backend is already serving: the backend

@@ -64,6 +64,9 @@ pub struct Statement {
     pub id: u64,
     /// The Parse message under the pooled name, to prepare it on any connection.
     pub parse: Bytes,
+    /// Running it changes session settings (`SET ...`): the connection it runs on must be
+    /// reset before anyone else uses it.
+    pub changes_session: bool,
 }
 
 /// The names one client has prepared.

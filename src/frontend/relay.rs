@@ -58,6 +58,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             tenant.pool.mode,
             max_message,
             statements,
+            tenant.pool.statement_timeout,
         );
         Relay {
             client,
@@ -201,11 +202,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             read_buf: backend_buf,
             prepared,
             params,
+            unreported,
+            needs_discard,
             ..
         } = conn;
         // A DISCARD ALL in the preamble resets every setting: then set all of the client's.
         let server: &[(String, String)] = if preamble.discards { &[] } else { params };
-        if let Some(sql) = self.settings.sync_sql(server) {
+        if let Some(sql) = self.settings.sync_sql(server, unreported) {
             query_message(&mut first, &sql);
             tracker.push(Request::Query, Origin::Setup);
         }
@@ -296,6 +299,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                     settings.apply(&changes);
                     changes.clear();
                 }
+                for change in link.tracker().take_confirmed() {
+                    settings.apply_change(&change, unreported);
+                }
                 link.backend_quiet.store(
                     outbound.at_boundary() && backend_buf.is_empty(),
                     Ordering::Relaxed,
@@ -318,9 +324,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             r = upstream => r,
             r = downstream => r,
         };
-        for id in link.tracker().take_lost() {
+        let mut tracker = link.tracker();
+        for id in tracker.take_lost() {
             prepared.remove(&id);
         }
+        *needs_discard |= tracker.changed_untracked();
+        for change in tracker.take_confirmed() {
+            self.settings.apply_change(&change, unreported);
+        }
+        drop(tracker);
         match ended {
             Ok(Detach::ClientGone) => {
                 Ok((Detach::ClientGone, link.releasable(PoolMode::Transaction)))

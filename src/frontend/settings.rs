@@ -7,11 +7,22 @@
 //! unseen. The ParameterStatus a client sees therefore always describes its own session.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use super::outbound::ParameterChange;
+use crate::isolation::{Rule, SettingChange, SettingValue, Violation, duration_ms};
 
 /// Reported settings that follow a client, by the name Postgres reports them under.
 const TRACKED: &[&str] = &["application_name", "DateStyle", "IntervalStyle", "TimeZone"];
+
+/// Startup packet keys that are not settings, or that the proxy pins or follows otherwise.
+const NOT_SETTINGS: &[&str] = &[
+    "user",
+    "database",
+    "options",
+    "replication",
+    "client_encoding",
+];
 
 fn canonical(name: &str) -> Option<&'static str> {
     TRACKED
@@ -20,21 +31,50 @@ fn canonical(name: &str) -> Option<&'static str> {
         .find(|t| t.eq_ignore_ascii_case(name))
 }
 
+/// Whether Postgres reports `name` with ParameterStatus (then the proxy follows those).
+pub fn is_reported(name: &str) -> bool {
+    canonical(name).is_some() || name.eq_ignore_ascii_case("timezone")
+}
+
+/// Settings Postgres does not report, as one side holds them: name (lower case) → SQL value.
+pub type Unreported = BTreeMap<String, String>;
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ClientSettings {
     values: BTreeMap<&'static str, String>,
+    /// What the client set of the settings Postgres does not report, plus plan defaults.
+    unreported: Unreported,
+    /// The plan's values, which `RESET` returns to instead of the server's.
+    defaults: Unreported,
 }
 
 impl ClientSettings {
-    /// The tracked settings a client gave in its startup packet; `application_name` always
-    /// (empty if not given, as Postgres reports it).
+    /// The tracked settings a client gave in its startup packet (as parameters or as
+    /// `options=-c name=value`); `application_name` always (empty if not given, as Postgres
+    /// reports it).
     pub fn from_startup(startup: &HashMap<String, String>) -> ClientSettings {
         let mut values: BTreeMap<&'static str, String> = startup
             .iter()
             .filter_map(|(k, v)| Some((canonical(k)?, v.clone())))
             .collect();
         values.entry("application_name").or_default();
-        ClientSettings { values }
+        let options = startup
+            .get("options")
+            .map(|o| option_pairs(o))
+            .unwrap_or_default();
+        let unreported = startup
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .filter(|(k, _)| !NOT_SETTINGS.contains(&k.as_str()))
+            .chain(options)
+            .filter(|(k, _)| !is_reported(k) && is_setting_name(k))
+            .map(|(k, v)| (k, quote_literal(&v)))
+            .collect();
+        ClientSettings {
+            values,
+            unreported,
+            defaults: Unreported::new(),
+        }
     }
 
     /// Fills the tracked settings the client did not give with the server's values at login:
@@ -46,6 +86,24 @@ impl ClientSettings {
             }
         }
         self
+    }
+
+    /// The plan's statement_timeout: the client's value unless it set one itself.
+    pub fn with_plan_timeout(mut self, timeout: Option<Duration>) -> ClientSettings {
+        if let Some(t) = timeout {
+            let value = format!("'{}ms'", t.as_millis());
+            self.defaults
+                .insert("statement_timeout".into(), value.clone());
+            self.unreported
+                .entry("statement_timeout".into())
+                .or_insert(value);
+        }
+        self
+    }
+
+    /// The client's value of an unreported setting, as SQL.
+    pub fn unreported(&self, name: &str) -> Option<&str> {
+        self.unreported.get(name).map(String::as_str)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
@@ -61,16 +119,106 @@ impl ClientSettings {
         }
     }
 
-    /// `SET` statements that make a connection reporting `server` match this client, if any.
-    pub fn sync_sql(&self, server: &[(String, String)]) -> Option<String> {
-        let statements: Vec<String> = self
+    /// Follows a lone `SET`/`RESET` Postgres ran for the client on `server`.
+    pub fn apply_change(&mut self, change: &SettingChange, server: &mut Unreported) {
+        if change.local || is_reported(&change.name) {
+            return;
+        }
+        match &change.value {
+            SettingValue::To(v) => {
+                self.unreported.insert(change.name.clone(), v.clone());
+                server.insert(change.name.clone(), v.clone());
+            }
+            SettingValue::Default => {
+                match self.defaults.get(&change.name) {
+                    Some(d) => self.unreported.insert(change.name.clone(), d.clone()),
+                    None => self.unreported.remove(&change.name),
+                };
+                server.remove(&change.name);
+            }
+        }
+    }
+
+    /// Statements that make a connection reporting `server` and holding `unreported` match
+    /// this client, if any; `unreported` is updated to what they set.
+    pub fn sync_sql(
+        &self,
+        server: &[(String, String)],
+        unreported: &mut Unreported,
+    ) -> Option<String> {
+        let reported = self
             .values
             .iter()
             .filter(|(name, value)| !server.iter().any(|(n, v)| n == *name && v == *value))
-            .map(|(name, value)| format!("SET {name} = '{}'", value.replace('\'', "''")))
-            .collect();
-        (!statements.is_empty()).then(|| statements.join("; "))
+            .map(|(name, value)| format!("SET {name} = {}", quote_literal(value)));
+        let set = self
+            .unreported
+            .iter()
+            .filter(|(name, value)| unreported.get(*name) != Some(*value))
+            .map(|(name, value)| format!("SET {name} = {value}"));
+        let reset = unreported
+            .keys()
+            .filter(|name| !self.unreported.contains_key(*name))
+            .map(|name| format!("RESET {name}"));
+        let statements: Vec<String> = reported.chain(set).chain(reset).collect();
+        if statements.is_empty() {
+            return None;
+        }
+        unreported.clone_from(&self.unreported);
+        Some(statements.join("; "))
     }
+}
+
+/// Holds `statement_timeout` within the plan's `limit`: a longer value, or 0 (no limit), is
+/// refused; so is a value the proxy cannot read.
+pub fn within_plan(name: &str, value: &str, limit: Option<Duration>) -> Result<(), Violation> {
+    let Some(limit) = limit.filter(|_| name == "statement_timeout") else {
+        return Ok(());
+    };
+    let ms = duration_ms(value);
+    if ms.is_some_and(|ms| ms > 0.0 && ms <= limit.as_millis() as f64) {
+        return Ok(());
+    }
+    Err(Violation {
+        rule: Rule::PlanLimit,
+        detail: format!(
+            "statement_timeout = {value}: the plan allows at most {}ms",
+            limit.as_millis()
+        ),
+    })
+}
+
+/// `-c name=value`, `-cname=value` and `--name=value` pairs of a libpq `options` string.
+pub fn option_pairs(options: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut words = options.split_ascii_whitespace();
+    while let Some(word) = words.next() {
+        let setting = if word == "-c" {
+            words.next()
+        } else {
+            word.strip_prefix("--").or_else(|| word.strip_prefix("-c"))
+        };
+        if let Some(s) = setting {
+            let (name, value) = s.split_once('=').unwrap_or((s, ""));
+            pairs.push((
+                name.replace('-', "_").to_ascii_lowercase(),
+                value.to_owned(),
+            ));
+        }
+    }
+    pairs
+}
+
+/// A name that can only be a setting name in SQL, so it can be written unquoted.
+fn is_setting_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+}
+
+fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
 /// Records reported changes in a connection's settings.
@@ -114,13 +262,14 @@ mod tests {
             ("TimeZone".to_owned(), "UTC".to_owned()),
             ("application_name".to_owned(), "tenantgate".to_owned()),
         ];
+        let mut unreported = Unreported::new();
         assert_eq!(
-            s.sync_sql(&server).as_deref(),
+            s.sync_sql(&server, &mut unreported).as_deref(),
             Some("SET application_name = 'billing'")
         );
         let mut server = server;
         apply_to_server(&mut server, &[change("application_name", "billing", false)]);
-        assert_eq!(s.sync_sql(&server), None);
+        assert_eq!(s.sync_sql(&server, &mut unreported), None);
     }
 
     #[test]
@@ -128,7 +277,7 @@ mod tests {
         let mut s = ClientSettings::default();
         s.apply(&[change("application_name", "o'hara", true)]);
         assert_eq!(
-            s.sync_sql(&[]).as_deref(),
+            s.sync_sql(&[], &mut Unreported::new()).as_deref(),
             Some("SET application_name = 'o''hara'")
         );
     }

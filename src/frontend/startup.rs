@@ -16,7 +16,7 @@ use pgwire::tokio::server::PgWireMessageServerCodec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Framed, FramedParts};
 
-use super::settings::ClientSettings;
+use super::settings::{ClientSettings, option_pairs, within_plan};
 use crate::error::ClientError;
 use crate::pool::ClientSlot;
 use crate::shared::Shared;
@@ -169,7 +169,13 @@ where
         .db
         .server_params(shared.config.proxy.query_wait_timeout)
         .await?;
-    let settings = ClientSettings::from_startup(framed.metadata()).with_server_defaults(params);
+    let settings = ClientSettings::from_startup(framed.metadata())
+        .with_server_defaults(params)
+        .with_plan_timeout(tenant.pool.statement_timeout);
+    if let Some(value) = settings.unreported("statement_timeout") {
+        within_plan("statement_timeout", value, tenant.pool.statement_timeout)
+            .map_err(|v| ClientError::ForbiddenStartupParameter(v.detail))?;
+    }
     let reported = Reported::new(params, &settings, &user);
     let driver =
         AuthDriver::<Reported>::new(reported).with_pid_secret_key_generator(shared.keys.clone());
@@ -276,7 +282,7 @@ fn check_startup_parameters(startup: &Startup) -> Result<(), ClientError> {
         }
     }
     if let Some(options) = params.get("options") {
-        for name in option_names(options) {
+        for (name, _) in option_pairs(options) {
             if crate::isolation::is_protected_setting(&name) {
                 return Err(ClientError::ForbiddenStartupParameter(format!(
                     "options -c {name}"
@@ -285,24 +291,6 @@ fn check_startup_parameters(startup: &Startup) -> Result<(), ClientError> {
         }
     }
     Ok(())
-}
-
-/// Setting names in a libpq `options` string: `-c name=value`, `-cname=value`, `--name=value`.
-fn option_names(options: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut words = options.split_ascii_whitespace();
-    while let Some(word) = words.next() {
-        let setting = if word == "-c" {
-            words.next()
-        } else {
-            word.strip_prefix("--").or_else(|| word.strip_prefix("-c"))
-        };
-        if let Some(s) = setting {
-            let name = s.split('=').next().unwrap_or(s);
-            names.push(name.replace('-', "_").to_ascii_lowercase());
-        }
-    }
-    names
 }
 
 /// No parameters: the real ones are known only once the tenant is resolved.
@@ -341,15 +329,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_setting_names_from_options() {
-        assert_eq!(option_names("-c search_path=x"), vec!["search_path"]);
+    fn reads_settings_from_options() {
+        let names = |o: &str| -> Vec<String> { option_pairs(o).into_iter().map(|p| p.0).collect() };
+        assert_eq!(names("-c search_path=x"), vec!["search_path"]);
         assert_eq!(
-            option_names("-csearch_path=x --statement-timeout=5"),
-            vec!["search_path", "statement_timeout"]
+            option_pairs("-csearch_path=x --statement-timeout=5"),
+            vec![
+                ("search_path".to_owned(), "x".to_owned()),
+                ("statement_timeout".to_owned(), "5".to_owned())
+            ]
         );
-        assert_eq!(
-            option_names("-c  Role=admin -c geqo=off"),
-            vec!["role", "geqo"]
-        );
+        assert_eq!(names("-c  Role=admin -c geqo=off"), vec!["role", "geqo"]);
     }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use crate::isolation::SettingChange;
 use crate::protocol::TransactionStatus;
 
 /// A request whose response is still to come.
@@ -45,6 +46,10 @@ struct Entry {
     origin: Origin,
     /// How many COPY-ins the client had ended when it sent this request.
     copy_epoch: u32,
+    /// A client Query that is one `SET`/`RESET`: its change holds if it succeeds.
+    setting: bool,
+    /// An ErrorResponse answered this Query.
+    failed: bool,
 }
 
 impl Entry {
@@ -78,6 +83,12 @@ pub struct Tracker {
     /// Set while an extended-protocol COPY FROM STDIN runs: Postgres ignores Sync until the
     /// client ends the copy, so such a Sync will get no ReadyForQuery.
     copy_in: Option<u32>,
+    /// Changes of the pending `setting` queries, in order.
+    settings: VecDeque<SettingChange>,
+    /// Setting changes Postgres ran, since the last call to `take_confirmed`.
+    confirmed: Vec<SettingChange>,
+    /// The client changed session settings the proxy cannot follow.
+    untracked: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +104,33 @@ impl Tracker {
             request,
             origin,
             copy_epoch: self.copy_ends,
+            setting: false,
+            failed: false,
         });
+    }
+
+    /// A client Query that is exactly this setting change.
+    pub fn push_setting(&mut self, change: SettingChange) {
+        self.push(Request::Query, Origin::Client);
+        if let Some(e) = self.pending.back_mut() {
+            e.setting = true;
+        }
+        self.settings.push_back(change);
+    }
+
+    /// The client's SQL changes session settings in a way the proxy does not follow.
+    pub fn untracked_change(&mut self) {
+        self.untracked = true;
+    }
+
+    /// Whether the connection's settings are no longer known (see `untracked_change`).
+    pub fn changed_untracked(&self) -> bool {
+        self.untracked
+    }
+
+    /// Setting changes that succeeded, since the last call.
+    pub fn take_confirmed(&mut self) -> Vec<SettingChange> {
+        std::mem::take(&mut self.confirmed)
     }
 
     /// The client sent CopyDone or CopyFail.
@@ -186,6 +223,12 @@ impl Tracker {
                 self.status = ready;
                 true
             }
+            (Request::Query, b'E') => {
+                if let Some(e) = self.pending.front_mut() {
+                    e.failed = true;
+                }
+                false
+            }
             (Request::Query, _) => false,
             (_, b'E') => {
                 // Postgres skips every extended message up to the next Sync after an error.
@@ -210,8 +253,13 @@ impl Tracker {
             (Request::Execute, b'D' | b'H' | b'W' | b'd' | b'c') => false,
             _ => return Err(Desync(tag as char)),
         };
-        if completes {
-            self.pending.pop_front();
+        if completes
+            && let Some(done) = self.pending.pop_front()
+            && done.setting
+            && let Some(change) = self.settings.pop_front()
+            && !done.failed
+        {
+            self.confirmed.push(change);
         }
         Ok(head.disposition(tag))
     }
@@ -269,6 +317,22 @@ mod tests {
         }
         assert_eq!(run(&mut t, "EZ"), vec![Forward, Forward]);
         assert!(t.is_idle());
+    }
+
+    #[test]
+    fn a_setting_holds_only_if_its_query_succeeds() {
+        use crate::isolation::{SettingChange, SettingValue};
+        let change = |v: &str| SettingChange {
+            name: "lock_timeout".into(),
+            value: SettingValue::To(v.into()),
+            local: false,
+        };
+        let mut t = Tracker::default();
+        t.push_setting(change("'1s'"));
+        t.push_setting(change("'bad'"));
+        assert_eq!(run(&mut t, "CZEZ"), vec![Forward; 4]);
+        assert_eq!(t.take_confirmed(), vec![change("'1s'")]);
+        assert!(t.take_confirmed().is_empty());
     }
 
     #[test]

@@ -11,13 +11,18 @@ mod guard;
 mod lexer;
 #[cfg(test)]
 mod pooling_tests;
+pub mod row;
 mod schema;
+mod session;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::config::PoolMode;
+
+pub use session::{SessionEffect, SettingChange, SettingValue, duration_ms};
 
 /// How one tenant is confined. Built once per tenant from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +36,9 @@ pub enum Policy {
         shared: Vec<String>,
         neighbours: Vec<String>,
     },
+    /// The tenant's rows are in tables shared with other tenants. `scope` rewrites every
+    /// statement; it is `None` when only Postgres' row-level security enforces isolation.
+    Row { scope: Option<Arc<row::RowScope>> },
 }
 
 /// Why a statement was refused. The message names the rule and never another tenant.
@@ -57,6 +65,10 @@ pub enum Rule {
     DynamicSql,
     /// State that must outlive the transaction, under transaction pooling.
     SessionOnly,
+    /// A row tenant's statement the rewriter cannot confine to the tenant's rows.
+    RowScope,
+    /// A setting beyond what the tenant's plan allows.
+    PlanLimit,
 }
 
 impl fmt::Display for Violation {
@@ -68,6 +80,8 @@ impl fmt::Display for Violation {
             Rule::ForbiddenStatement => "statement is not allowed for tenants",
             Rule::ForbiddenFunction => "function is not allowed for tenants",
             Rule::DynamicSql => "dynamic SQL is not allowed for tenants",
+            Rule::RowScope => "statement cannot be confined to the tenant's rows",
+            Rule::PlanLimit => "the tenant's plan does not allow this",
             Rule::SessionOnly => {
                 "this needs pool_mode = \"session\" (transaction pooling shares server connections)"
             }
@@ -123,21 +137,49 @@ pub fn is_protected_setting(name: &str) -> bool {
     PROTECTED.contains(&name.as_str()) || name.starts_with("tenantgate.")
 }
 
+/// What a statement that passed the checks does beyond its own result.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    pub session: SessionEffect,
+    /// A row tenant's statement as it must run instead.
+    pub rewritten: Option<row::rewrite::RewrittenSql>,
+}
+
 impl Policy {
     /// Checks one SQL text (possibly several statements) for this tenant, with a backend
     /// connection of its own for the session.
-    pub fn check(&self, sql: &str) -> Result<(), Violation> {
-        self.check_text(sql, 0, PoolMode::Session)
+    pub fn check(&self, sql: &str) -> Result<Checked, Violation> {
+        self.check_pooled(sql, PoolMode::Session)
     }
 
     /// Checks `sql` for a session pooled in `mode`: in transaction pooling, what needs a
     /// backend session to outlive the transaction is refused too.
-    pub fn check_pooled(&self, sql: &str, mode: PoolMode) -> Result<(), Violation> {
-        self.check_text(sql, 0, mode)
+    pub fn check_pooled(&self, sql: &str, mode: PoolMode) -> Result<Checked, Violation> {
+        let statements = lex(sql)?;
+        let mut settings = Vec::new();
+        self.check_statements(sql, &statements, 0, mode, &mut settings)?;
+        let rewritten = match self {
+            Policy::Row { scope: Some(scope) } => match scope.rewrite(sql)? {
+                row::rewrite::Rewritten::Unchanged => None,
+                row::rewrite::Rewritten::Changed(sql) => Some(sql),
+            },
+            _ => None,
+        };
+        Ok(Checked {
+            session: session::effect(sql, &statements, settings),
+            rewritten,
+        })
     }
 
-    /// `depth` counts routine bodies (DO blocks, function bodies) around `sql`.
-    fn check_text(&self, sql: &str, depth: usize, mode: PoolMode) -> Result<(), Violation> {
+    /// `depth` counts routine bodies (DO blocks, function bodies) around `sql`; `settings`
+    /// collects the names of settings the statements change.
+    fn check_text(
+        &self,
+        sql: &str,
+        depth: usize,
+        mode: PoolMode,
+        settings: &mut Vec<String>,
+    ) -> Result<(), Violation> {
         const MAX_DEPTH: usize = 4;
         if depth > MAX_DEPTH {
             return Err(Violation {
@@ -145,12 +187,21 @@ impl Policy {
                 detail: "routine bodies nested too deep".into(),
             });
         }
-        let statements = lexer::statements(sql).map_err(|e| Violation {
-            rule: Rule::Unreadable,
-            detail: e,
-        })?;
-        let schema_tenant = matches!(self, Policy::Schema { .. });
-        for statement in &statements {
+        self.check_statements(sql, &lex(sql)?, depth, mode, settings)
+    }
+
+    fn check_statements(
+        &self,
+        sql: &str,
+        statements: &[lexer::Statement<'_>],
+        depth: usize,
+        mode: PoolMode,
+        settings: &mut Vec<String>,
+    ) -> Result<(), Violation> {
+        // Tenants sharing a database must not reach each other through database-wide
+        // features (notifications, prepared transactions).
+        let schema_tenant = matches!(self, Policy::Schema { .. } | Policy::Row { .. });
+        for statement in statements {
             if depth > 0 && statement.iter().any(|t| t.is_kw("execute")) {
                 return Err(Violation {
                     rule: Rule::DynamicSql,
@@ -162,8 +213,9 @@ impl Policy {
                 if mode == PoolMode::Transaction {
                     guard::session_features(part)?;
                 }
+                session::session_changes(part, settings);
                 for body in guard::routine_bodies(part) {
-                    self.check_text(body, depth + 1, mode)?;
+                    self.check_text(body, depth + 1, mode, settings)?;
                 }
             }
         }
@@ -178,9 +230,16 @@ impl Policy {
                     shared,
                     neighbours,
                 };
-                schema::check(sql, &statements, &names, depth > 0)
+                schema::check(sql, statements, &names, depth > 0)
             }
-            Policy::Database => Ok(()),
+            Policy::Database | Policy::Row { .. } => Ok(()),
         }
     }
+}
+
+fn lex(sql: &str) -> Result<Vec<lexer::Statement<'_>>, Violation> {
+    lexer::statements(sql).map_err(|e| Violation {
+        rule: Rule::Unreadable,
+        detail: e,
+    })
 }

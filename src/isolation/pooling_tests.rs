@@ -29,7 +29,7 @@ fn transaction_pooling_refuses_what_must_outlive_the_transaction() {
         assert_eq!(got, Some(Rule::SessionOnly), "{sql}");
         assert_eq!(
             policy.check_pooled(sql, PoolMode::Session),
-            Ok(()),
+            Ok(Default::default()),
             "{sql} is fine in session pooling"
         );
     }
@@ -44,7 +44,7 @@ fn transaction_pooling_refuses_what_must_outlive_the_transaction() {
     ] {
         assert_eq!(
             policy.check_pooled(sql, PoolMode::Transaction),
-            Ok(()),
+            Ok(Default::default()),
             "{sql}"
         );
     }
@@ -64,4 +64,58 @@ fn recognises_deallocation() {
     assert_eq!(deallocation("DEALLOCATE ALL"), Some(Deallocation::All));
     assert_eq!(deallocation("DEALLOCATE a; SELECT 1"), None);
     assert_eq!(deallocation("SELECT 1"), None);
+}
+
+#[test]
+fn session_effects_of_settings() {
+    use super::{SessionEffect, SettingChange, SettingValue};
+    let effect = |sql: &str| Policy::Database.check(sql).unwrap().session;
+    let change = |name: &str, value: SettingValue, local: bool| {
+        SessionEffect::Change(SettingChange {
+            name: name.into(),
+            value,
+            local,
+        })
+    };
+    let to = |v: &str| SettingValue::To(v.into());
+    assert_eq!(effect("SELECT 1"), SessionEffect::None);
+    assert_eq!(effect("UPDATE t SET x = 1"), SessionEffect::None);
+    assert_eq!(
+        effect("SET lock_timeout = '1s'"),
+        change("lock_timeout", to("'1s'"), false)
+    );
+    assert_eq!(
+        effect("set session Work_Mem to 64000"),
+        change("work_mem", to("64000"), false)
+    );
+    assert_eq!(
+        effect("SET LOCAL statement_timeout TO DEFAULT"),
+        change("statement_timeout", SettingValue::Default, true)
+    );
+    assert_eq!(
+        effect("RESET lock_timeout"),
+        change("lock_timeout", SettingValue::Default, false)
+    );
+    assert_eq!(
+        effect("SET datestyle = iso, mdy"),
+        change("datestyle", to("'iso', 'mdy'"), false)
+    );
+    assert_eq!(
+        effect("SELECT 1; SET work_mem = '1MB'"),
+        SessionEffect::Untracked(vec!["work_mem".into()])
+    );
+    assert_eq!(
+        effect("SELECT set_config('work_mem', '1MB', false)"),
+        SessionEffect::Untracked(vec!["work_mem".into()])
+    );
+    assert_eq!(
+        effect("DO $$BEGIN SET statement_timeout = 0; END$$"),
+        SessionEffect::Untracked(vec!["statement_timeout".into()])
+    );
+    assert_eq!(
+        effect(
+            "CREATE FUNCTION f() RETURNS int SET statement_timeout = 0 AS 'SELECT 1' LANGUAGE sql"
+        ),
+        SessionEffect::Untracked(vec!["statement_timeout".into()])
+    );
 }

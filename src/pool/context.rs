@@ -10,10 +10,10 @@
 //! would otherwise hand over the previous tenant's rows).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use bytes::BytesMut;
 
+use crate::isolation::row::TENANT_SETTING;
 use crate::protocol::query_message;
 
 static NEXT_CONTEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -30,15 +30,19 @@ pub struct Context {
 }
 
 impl Context {
-    /// `search_path` is `Some` for schema tenants; `statement_timeout` comes from the plan.
-    pub fn new(search_path: Option<&[String]>, statement_timeout: Option<Duration>) -> Context {
+    /// `search_path` is `Some` for schema and row tenants, `row_key` for row tenants. (The
+    /// plan's statement_timeout is a client setting: clients may lower it.)
+    pub fn new(search_path: Option<&[String]>, row_key: Option<&str>) -> Context {
         let mut settings = Vec::new();
         if let Some(schemas) = search_path {
             let list: Vec<String> = schemas.iter().map(|s| quote_ident(s)).collect();
             settings.push(format!("SET search_path TO {}", list.join(", ")));
         }
-        if let Some(t) = statement_timeout {
-            settings.push(format!("SET statement_timeout = {}", t.as_millis()));
+        if let Some(key) = row_key {
+            settings.push(format!(
+                "SET {TENANT_SETTING} = '{}'",
+                key.replace('\'', "''")
+            ));
         }
         Context {
             id: NEXT_CONTEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -80,6 +84,7 @@ pub fn write_preamble(
         conn.needs_discard = false;
         conn.context = None;
         conn.prepared.clear();
+        conn.unreported.clear();
     }
     if !discards && conn.prepared.len() > MAX_PREPARED_PER_CONNECTION {
         query_message(out, "DEALLOCATE ALL");
@@ -106,14 +111,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn setup_pins_search_path_and_timeout() {
-        let c = Context::new(
-            Some(&["acme".into(), "pub\"lic".into()]),
-            Some(Duration::from_secs(2)),
-        );
+    fn setup_pins_search_path() {
+        let c = Context::new(Some(&["acme".into(), "pub\"lic".into()]), None);
+        assert_eq!(c.setup_sql(), "SET search_path TO \"acme\", \"pub\"\"lic\"");
+        let r = Context::new(Some(&["public".into()]), Some("o'k"));
         assert_eq!(
-            c.setup_sql(),
-            "SET search_path TO \"acme\", \"pub\"\"lic\"; SET statement_timeout = 2000"
+            r.setup_sql(),
+            "SET search_path TO \"public\"; SET tenantgate.tenant_id = 'o''k'"
         );
         let d = Context::new(None, None);
         assert_eq!(d.setup_sql(), "");

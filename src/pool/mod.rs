@@ -39,6 +39,8 @@ pub struct TenantPool {
     pub db: Arc<DbPool>,
     pub context: Context,
     pub mode: PoolMode,
+    /// The plan's `statement_timeout`: the default and the most a client may set.
+    pub statement_timeout: Option<Duration>,
     wait_timeout: Duration,
     /// The plan's `pool_size`: how much of the shared pool the tenant may hold at once.
     share: Option<Arc<Semaphore>>,
@@ -89,14 +91,17 @@ impl Pools {
                         .chain(shared_schemas.iter().cloned())
                         .collect::<Vec<_>>(),
                 ),
+                Isolation::Row { .. } => Some(config.row.search_path.clone()),
                 Isolation::Database => None,
+            };
+            let row_key = match &t.isolation {
+                Isolation::Row { key } => Some(key.as_str()),
+                _ => None,
             };
             let tenant = TenantPool {
                 db,
-                context: Context::new(
-                    search_path.as_deref(),
-                    plan.and_then(|p| p.statement_timeout),
-                ),
+                context: Context::new(search_path.as_deref(), row_key),
+                statement_timeout: plan.and_then(|p| p.statement_timeout),
                 mode: plan
                     .and_then(|p| p.pool_mode)
                     .unwrap_or(config.proxy.pool_mode),

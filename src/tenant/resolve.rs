@@ -7,6 +7,7 @@ use super::{TenantContext, TenantId};
 use crate::config::{Config, Isolation, User};
 use crate::error::ClientError;
 use crate::isolation::Policy;
+use crate::isolation::row::Scopes;
 use crate::pool::Pools;
 
 /// The schemas of the other schema tenants in `tenant`'s database.
@@ -19,7 +20,7 @@ fn neighbour_schemas(config: &Config, tenant: &crate::config::Tenant) -> Vec<Str
         })
         .filter_map(|t| match &t.isolation {
             Isolation::Schema { schema, .. } => Some(schema.clone()),
-            Isolation::Database => None,
+            Isolation::Database | Isolation::Row { .. } => None,
         })
         .collect()
 }
@@ -51,7 +52,7 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn build(config: &Config, pools: &Pools) -> Directory {
+    pub fn build(config: &Config, pools: &Pools, scopes: &Scopes) -> Directory {
         let tenants = config
             .tenants
             .iter()
@@ -65,6 +66,12 @@ impl Directory {
                         schema: schema.clone(),
                         shared: shared_schemas.clone(),
                         neighbours: neighbour_schemas(config, t),
+                    },
+                    Isolation::Row { .. } => Policy::Row {
+                        scope: scopes
+                            .get(&(t.cluster.clone(), t.database.clone()))
+                            .cloned()
+                            .expect("row databases are discovered before the directory is built"),
                     },
                 };
                 let context = TenantContext {

@@ -20,6 +20,14 @@ pub struct Options {
     pub pool_mode: &'static str,
     /// Extra keys for the `[proxy]` table.
     pub proxy: &'static str,
+    /// Keys of a plan for tenant acme, if not empty.
+    pub acme_plan: &'static str,
+    /// SQL run in database `saas` (as its owner) before the proxy starts.
+    pub saas_sql: String,
+    /// `[row] enforcement`.
+    pub enforcement: &'static str,
+    /// Run `provision-rls` before the proxy starts.
+    pub provision_rls: bool,
 }
 
 impl Default for Options {
@@ -28,6 +36,10 @@ impl Default for Options {
             pool_size: 10,
             pool_mode: "transaction",
             proxy: "",
+            acme_plan: "",
+            saas_sql: String::new(),
+            enforcement: "rewrite",
+            provision_rls: false,
         }
     }
 }
@@ -38,6 +50,8 @@ pub struct TestEnv {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// Re-reads the row databases' catalogs, as SIGHUP does.
+    pub reloader: tenantgate::server::Reloader,
 }
 
 impl TestEnv {
@@ -50,7 +64,22 @@ impl TestEnv {
         let examples = seed_examples(&cluster)
             .await
             .expect("seed the example tenants");
-        let text = example_config(&cluster, &examples, "127.0.0.1:0", "")
+        if !options.saas_sql.is_empty() {
+            let sql = format!("SET ROLE tenantgate; {}", options.saas_sql);
+            cluster
+                .execute("saas", &sql)
+                .await
+                .expect("prepare database saas");
+        }
+        let mut text = example_config(&cluster, &examples, "127.0.0.1:0", "").replace(
+            "enforcement = \"rewrite\"",
+            &format!("enforcement = \"{}\"", options.enforcement),
+        );
+        if !options.acme_plan.is_empty() {
+            text = text.replacen("id = \"acme\"\n", "id = \"acme\"\nplan = \"test\"\n", 1)
+                + &format!("\n[plans.test]\n{}\n", options.acme_plan);
+        }
+        let text = text
             .replace(
                 "pool_size = 10",
                 &format!("pool_size = {}", options.pool_size),
@@ -65,10 +94,16 @@ impl TestEnv {
             );
         let path = cluster.dir().join("tenantgate.toml");
         let config = tenantgate::config::parse(&path, &text).expect("valid test configuration");
+        if options.provision_rls {
+            tenantgate::isolation::row::provision(&config, false)
+                .await
+                .expect("provision row-level security");
+        }
         let server = tenantgate::server::Server::bind(config)
             .await
             .expect("bind the proxy");
         let addr = server.local_addr();
+        let reloader = server.reloader();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(async move {
             server
@@ -84,6 +119,7 @@ impl TestEnv {
             addr,
             shutdown: Some(tx),
             server: Some(task),
+            reloader,
         }
     }
 
@@ -177,6 +213,30 @@ impl Drop for TestEnv {
             task.abort();
         }
     }
+}
+
+/// Tables of database `saas` beside `orders` for the row-isolation tests: a second tenant
+/// table, a shared one, views that read tenant rows without the tenant column, and SQL
+/// functions that read every tenant's rows.
+pub const SAAS_TABLES: &str = "
+    CREATE TABLE customers (id int PRIMARY KEY, tenant_id text NOT NULL, name text NOT NULL);
+    CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL);
+    INSERT INTO customers VALUES (1, 'hooli', 'Gavin'), (2, 'piedpiper', 'Richard'),
+                                 (3, 'piedpiper', 'Jared');
+    INSERT INTO countries VALUES ('us', 'United States'), ('de', 'Germany');
+    CREATE VIEW order_items AS SELECT item FROM orders;
+    CREATE VIEW order_view AS SELECT * FROM orders;
+    CREATE VIEW nested_items AS SELECT * FROM order_items;
+    CREATE FUNCTION all_items() RETURNS SETOF text LANGUAGE sql AS 'SELECT item FROM orders';
+    CREATE FUNCTION all_orders() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM orders';";
+
+/// A setting's value as `SHOW` reports it.
+pub async fn show(client: &tokio_postgres::Client, name: &str) -> String {
+    client
+        .query_one(&format!("SHOW {name}"), &[])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 /// How many rows the client's tenant has in `orders` (extended protocol).

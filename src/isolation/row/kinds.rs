@@ -1,0 +1,141 @@
+//! The statement kinds a row tenant may send, and the forms of them that Postgres reads the
+//! way sqlparser does. Everything else is refused, naming the statement kind.
+
+use sqlparser::ast::{
+    CopyTarget, DeclareType, DescribeAlias, DiscardObject, Reset, ResetStatement, Set, Statement,
+};
+
+use super::refuse;
+use crate::isolation::{Violation, is_protected_setting};
+
+pub(super) fn check(statement: &Statement) -> Result<(), Violation> {
+    match statement {
+        Statement::Query(_)
+        | Statement::Insert(_)
+        | Statement::Update(_)
+        | Statement::Delete(_)
+        | Statement::Merge(_)
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::ShowVariable { .. }
+        | Statement::Close { .. }
+        | Statement::Deallocate { .. } => Ok(()),
+        Statement::StartTransaction {
+            statements,
+            exception,
+            ..
+        } if statements.is_empty() && exception.is_none() => Ok(()),
+        Statement::Set(set) => set_statement(set),
+        Statement::Reset(ResetStatement {
+            reset: Reset::ConfigurationParameter(name),
+        }) if !is_protected_setting(&name.to_string()) => Ok(()),
+        Statement::Discard { object_type } if *object_type != DiscardObject::ALL => Ok(()),
+        Statement::Copy { target, values, .. } => copy(target, values),
+        Statement::Explain {
+            describe_alias: DescribeAlias::Explain,
+            query_plan: false,
+            estimate: false,
+            statement,
+            ..
+        } => explained(statement),
+        Statement::Prepare { statement, .. } => prepared(statement),
+        Statement::Execute {
+            name: Some(_),
+            immediate: false,
+            into,
+            using,
+            output: false,
+            default: false,
+            ..
+        } if into.is_empty() && using.is_empty() => Ok(()),
+        Statement::Declare { stmts } => {
+            let cursor = |d: &sqlparser::ast::Declare| {
+                d.declare_type == Some(DeclareType::Cursor)
+                    && d.for_query.is_some()
+                    && d.assignment.is_none()
+                    && d.data_type.is_none()
+            };
+            if stmts.iter().all(cursor) {
+                Ok(())
+            } else {
+                Err(refuse("DECLARE of anything but a cursor"))
+            }
+        }
+        Statement::Fetch { into: None, .. } => Ok(()),
+        Statement::LISTEN { .. } | Statement::UNLISTEN { .. } | Statement::NOTIFY { .. } => {
+            Err(refuse(format!(
+                "{} (channels are shared by all tenants of the database)",
+                kind(statement)
+            )))
+        }
+        other => Err(refuse(format!(
+            "{} is not allowed for row tenants",
+            kind(other)
+        ))),
+    }
+}
+
+fn set_statement(set: &Set) -> Result<(), Violation> {
+    match set {
+        Set::SingleAssignment {
+            hivevar: false,
+            variable,
+            ..
+        } if !is_protected_setting(&variable.to_string()) => Ok(()),
+        Set::SetTimeZone { .. } | Set::SetTransaction { .. } => Ok(()),
+        _ => Err(refuse("this form of SET")),
+    }
+}
+
+fn copy(target: &CopyTarget, values: &[Option<String>]) -> Result<(), Violation> {
+    match target {
+        CopyTarget::Stdin | CopyTarget::Stdout if values.is_empty() => Ok(()),
+        CopyTarget::Stdin | CopyTarget::Stdout => Err(refuse("COPY with inline data")),
+        _ => Err(refuse("COPY to or from a server file or program")),
+    }
+}
+
+fn explained(statement: &Statement) -> Result<(), Violation> {
+    match statement {
+        Statement::Query(_)
+        | Statement::Insert(_)
+        | Statement::Update(_)
+        | Statement::Delete(_)
+        | Statement::Merge(_)
+        | Statement::Execute { .. }
+        | Statement::Declare { .. } => Ok(()),
+        other => Err(refuse(format!("EXPLAIN of {}", kind(other)))),
+    }
+}
+
+fn prepared(statement: &Statement) -> Result<(), Violation> {
+    match statement {
+        Statement::Query(_)
+        | Statement::Insert(_)
+        | Statement::Update(_)
+        | Statement::Delete(_)
+        | Statement::Merge(_) => Ok(()),
+        other => Err(refuse(format!("PREPARE of {}", kind(other)))),
+    }
+}
+
+/// The statement kind in words, from its variant name: `CreateTable` → `CREATE TABLE`.
+fn kind(statement: &Statement) -> String {
+    let debug = format!("{statement:?}");
+    let variant: String = debug
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let mut words = String::new();
+    let mut previous_lower = false;
+    for c in variant.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            words.push(' ');
+        }
+        previous_lower = c.is_ascii_lowercase();
+        words.push(c.to_ascii_uppercase());
+    }
+    words
+}

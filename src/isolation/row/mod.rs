@@ -1,0 +1,232 @@
+//! Row isolation: tenants share tables that carry a tenant column.
+//!
+//! `discover` reads which relations hold tenant rows from the database; `catalog` is what the
+//! rewriter knows of them; `rewrite` turns a statement into one that can only touch the
+//! session tenant's rows, or refuses it. The tenant is read from the backend setting
+//! `tenantgate.tenant_id`, so a rewrite does not depend on the tenant and one cache serves
+//! them all.
+//!
+//! Inside the rewriter: `scope` walks a statement (checks every relation and function, wraps
+//! reads of tenant tables), `write` and `insert` confine the writes, `kinds` is the statement
+//! allowlist, `sql` builds the added SQL, and `fidelity` refuses statements that would not
+//! print back with their meaning.
+
+pub mod catalog;
+pub mod discover;
+mod fidelity;
+mod insert;
+mod kinds;
+pub mod rewrite;
+mod scope;
+mod sql;
+#[cfg(test)]
+mod tests;
+mod write;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::config::{Cluster, Config, Isolation};
+use catalog::Catalog;
+use discover::{DiscoverError, Discovered};
+use rewrite::{Cache, Rewritten};
+
+use super::{Rule, Violation};
+
+/// The backend setting that carries the session tenant's key.
+pub const TENANT_SETTING: &str = "tenantgate.tenant_id";
+
+fn refuse(detail: impl Into<String>) -> Violation {
+    Violation {
+        rule: Rule::RowScope,
+        detail: detail.into(),
+    }
+}
+
+/// Rewrites kept per shared database.
+const CACHE_ENTRIES: usize = 10_000;
+
+/// One shared database's tenant tables and the rewrites cached for them. A reload swaps in
+/// a newly discovered catalog; statements being rewritten finish with the old one.
+pub struct RowScope {
+    current: RwLock<Arc<Snapshot>>,
+}
+
+struct Snapshot {
+    catalog: Catalog,
+    cache: Cache,
+}
+
+impl Snapshot {
+    fn new(catalog: Catalog) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            catalog,
+            cache: Cache::new(CACHE_ENTRIES),
+        })
+    }
+}
+
+impl RowScope {
+    pub fn new(catalog: Catalog) -> RowScope {
+        RowScope {
+            current: RwLock::new(Snapshot::new(catalog)),
+        }
+    }
+
+    /// The statement confined to the session tenant's rows, or why it cannot be.
+    pub fn rewrite(&self, sql: &str) -> Result<Rewritten, Violation> {
+        let snapshot = self.snapshot();
+        snapshot.cache.rewrite(&snapshot.catalog, sql)
+    }
+
+    /// Uses `catalog` from now on, with an empty cache.
+    pub fn replace(&self, catalog: Catalog) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Snapshot::new(catalog);
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl fmt::Debug for RowScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RowScope")
+    }
+}
+
+/// Scopes are compared by identity: one per database and configuration.
+impl PartialEq for RowScope {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for RowScope {}
+
+/// Databases holding row tenants, by (cluster, database).
+pub type Place = (String, String);
+
+/// Row isolation of every shared database, with `None` where only RLS enforces it.
+pub type Scopes = BTreeMap<Place, Option<Arc<RowScope>>>;
+
+/// Discovers every database that holds row tenants; with RLS enforcement, checks that
+/// Postgres will enforce it (policies in place, a role that does not bypass them).
+pub async fn load(config: &Config) -> Result<Scopes, DiscoverError> {
+    let mut scopes = Scopes::new();
+    for t in &config.tenants {
+        let place = (t.cluster.clone(), t.database.clone());
+        if !matches!(t.isolation, Isolation::Row { .. }) || scopes.contains_key(&place) {
+            continue;
+        }
+        let cluster = config
+            .cluster(&t.cluster)
+            .expect("validated configurations name existing clusters");
+        let found = discover_database(cluster, &t.database, config).await?;
+        if config.row.enforcement.uses_rls()
+            && let Some(message) = found.rls_problem(&cluster.user)
+        {
+            return Err(DiscoverError::Invalid {
+                database: t.database.clone(),
+                message,
+            });
+        }
+        let scope = config
+            .row
+            .enforcement
+            .rewrites()
+            .then(|| Arc::new(RowScope::new(found.catalog(&config.row))));
+        scopes.insert(place, scope);
+    }
+    Ok(scopes)
+}
+
+/// `tenantgate provision-rls`: the tenant policy on every tenant table of every row database.
+/// Returns the SQL it ran (or, with `dry_run`, would run), per database.
+pub async fn provision(config: &Config, dry_run: bool) -> Result<String, DiscoverError> {
+    let mut report = String::new();
+    let mut done = std::collections::HashSet::new();
+    for t in &config.tenants {
+        if !matches!(t.isolation, Isolation::Row { .. })
+            || !done.insert((t.cluster.clone(), t.database.clone()))
+        {
+            continue;
+        }
+        let cluster = config
+            .cluster(&t.cluster)
+            .expect("validated configurations name existing clusters");
+        let found = discover_database(cluster, &t.database, config).await?;
+        let sql = found.provision_sql(&config.row);
+        if !dry_run {
+            let failed = |source| DiscoverError::Query {
+                database: t.database.clone(),
+                source,
+            };
+            let client = connect(cluster, &t.database).await.map_err(failed)?;
+            client.batch_execute(&sql).await.map_err(failed)?;
+        }
+        report.push_str(&format!(
+            "-- database {} on cluster {}\n{sql}",
+            t.database, t.cluster
+        ));
+    }
+    Ok(report)
+}
+
+/// Discovers the row databases again and swaps the new catalogs into `scopes` (SIGHUP).
+/// A database that cannot be read keeps its old catalog; the errors are returned.
+pub async fn reload(config: &Config, scopes: &Scopes) -> Vec<DiscoverError> {
+    let mut errors = Vec::new();
+    for ((cluster, database), scope) in scopes {
+        let Some(scope) = scope else { continue };
+        let Some(cluster) = config.cluster(cluster) else {
+            continue;
+        };
+        match discover_database(cluster, database, config).await {
+            Ok(found) => scope.replace(found.catalog(&config.row)),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors
+}
+
+/// Reads one database's catalog over a control connection.
+pub async fn discover_database(
+    cluster: &Cluster,
+    database: &str,
+    config: &Config,
+) -> Result<Discovered, DiscoverError> {
+    let client = connect(cluster, database)
+        .await
+        .map_err(|source| DiscoverError::Query {
+            database: database.to_owned(),
+            source,
+        })?;
+    discover::discover(&client, database, &config.row).await
+}
+
+/// A control-plane connection (tokio-postgres) as the cluster's proxy role.
+pub async fn connect(
+    cluster: &Cluster,
+    database: &str,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::Config::new()
+        .host(&cluster.host)
+        .port(cluster.port)
+        .user(&cluster.user)
+        .password(cluster.password.expose())
+        .dbname(database)
+        .application_name("tenantgate control")
+        .connect(tokio_postgres::NoTls)
+        .await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("control connection ended: {e}");
+        }
+    });
+    Ok(client)
+}

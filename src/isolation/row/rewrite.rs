@@ -1,0 +1,136 @@
+//! The rewriter's entry points: [`rewrite`] for one SQL text, [`Cache`] to do it once per
+//! distinct text.
+//!
+//! A text is parsed into statements; each is walked by [`scope`](super::scope), which refuses
+//! what it cannot confine and rewrites what it can. When nothing changed the client's bytes
+//! go through untouched; otherwise every statement is printed from its AST, after the checks
+//! of [`fidelity`](super::fidelity).
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use super::catalog::Catalog;
+use super::{fidelity, refuse, scope};
+use crate::isolation::Violation;
+
+/// What to send for a row tenant's SQL text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rewritten {
+    /// Forward the client's text as it is.
+    Unchanged,
+    /// Forward this text instead.
+    Changed(RewrittenSql),
+}
+
+/// SQL confined to the session tenant's rows. Only the rewriter makes one, so code that
+/// demands it knows the text went through the rewriter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewrittenSql(Arc<str>);
+
+impl RewrittenSql {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Confines every statement of `sql` to the session tenant's rows, or refuses the text.
+pub fn rewrite(catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .map_err(|e| refuse(format!("statement cannot be parsed: {e}")))?;
+    let mut changed = false;
+    for statement in &mut statements {
+        changed |= scope::confine(catalog, statement)?;
+    }
+    if !changed {
+        return Ok(Rewritten::Unchanged);
+    }
+    for statement in &statements {
+        fidelity::misread(statement)?;
+    }
+    let printed = statements
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    fidelity::reparsed(&statements, &printed)?;
+    Ok(Rewritten::Changed(RewrittenSql(printed.into())))
+}
+
+/// Texts longer than this are rewritten every time: they are rare, and would let a few
+/// statements hold much memory.
+const MAX_CACHED_TEXT: usize = 16 * 1024;
+
+/// Rewrites by SQL text, refusals included. Bounded: when full, an arbitrary entry makes
+/// room. A cache serves one catalog; given another (after a reload), it starts over.
+pub struct Cache {
+    capacity: usize,
+    entries: RwLock<Entries>,
+}
+
+struct Entries {
+    catalog: u64,
+    by_text: HashMap<Box<str>, Result<Rewritten, Violation>>,
+}
+
+impl Cache {
+    /// A cache of at most `capacity` texts (0 caches nothing).
+    pub fn new(capacity: usize) -> Self {
+        Cache {
+            capacity,
+            entries: RwLock::new(Entries {
+                catalog: 0,
+                by_text: HashMap::new(),
+            }),
+        }
+    }
+
+    /// [`rewrite`], remembered.
+    pub fn rewrite(&self, catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
+        if let Some(hit) = self.get(catalog, sql) {
+            return hit;
+        }
+        let result = rewrite(catalog, sql);
+        if sql.len() <= MAX_CACHED_TEXT && self.capacity > 0 {
+            self.insert(catalog, sql, result.clone());
+        }
+        result
+    }
+
+    /// How many texts are cached.
+    pub fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_text
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, catalog: &Catalog, sql: &str) -> Option<Result<Rewritten, Violation>> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        if entries.catalog != catalog.id() {
+            return None;
+        }
+        entries.by_text.get(sql).cloned()
+    }
+
+    fn insert(&self, catalog: &Catalog, sql: &str, result: Result<Rewritten, Violation>) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.catalog != catalog.id() {
+            entries.catalog = catalog.id();
+            entries.by_text.clear();
+        }
+        if entries.by_text.len() >= self.capacity && !entries.by_text.contains_key(sql) {
+            if let Some(victim) = entries.by_text.keys().next().cloned() {
+                entries.by_text.remove(&victim);
+            }
+        }
+        entries.by_text.insert(sql.into(), result);
+    }
+}

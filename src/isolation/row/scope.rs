@@ -1,0 +1,406 @@
+//! The walk over one statement: every relation and function is checked, every read of a
+//! tenant table is replaced by a derived table that filters first, and every write to one is
+//! handed to [`write`](super::write) or [`insert`](super::insert).
+//!
+//! sqlparser's `VisitorMut` reaches every table factor, expression, query and statement, also
+//! the statements nested in CTEs, EXPLAIN and PREPARE, so nested DML gets the same treatment
+//! as top-level DML. Wrapping happens in `post_visit_table_factor` (the new subquery is never
+//! walked again) and writes are rewritten in `post_visit_statement` (after their reads), so
+//! nothing the rewriter adds is itself checked or wrapped.
+
+use std::borrow::Cow;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    BinaryOperator, Expr, Function, Ident, ObjectName, ObjectNamePart, Query, SetExpr, Statement,
+    TableAlias, TableFactor, VisitMut, VisitorMut,
+};
+
+use super::catalog::{self, Catalog, Relation};
+use super::sql::{self, KeyAst};
+use super::{insert, kinds, refuse, write};
+use crate::isolation::Violation;
+
+/// A tenant relation a statement names, with the key expression of its column type.
+pub(super) struct Target<'c> {
+    pub columns: &'c [String],
+    pub key: &'c KeyAst,
+}
+
+/// Checks and rewrites `statement` in place; `true` when it changed.
+pub(super) fn confine(catalog: &Catalog, statement: &mut Statement) -> Result<bool, Violation> {
+    let mut scope = Scope {
+        catalog,
+        ctes: Vec::new(),
+        frames: Vec::new(),
+        targets: Vec::new(),
+        merges: 0,
+        changed: false,
+    };
+    match statement.visit(&mut scope) {
+        ControlFlow::Break(violation) => Err(violation),
+        ControlFlow::Continue(()) => Ok(scope.changed),
+    }
+}
+
+struct Scope<'c> {
+    catalog: &'c Catalog,
+    /// Folded CTE names in scope, innermost last; `frames` marks where each query's start.
+    ctes: Vec<String>,
+    frames: Vec<usize>,
+    /// Addresses of the table factors that DML statements write to: they are confined by a
+    /// predicate on the statement, not wrapped.
+    targets: Vec<usize>,
+    /// How many MERGE statements enclose the walk.
+    merges: usize,
+    changed: bool,
+}
+
+/// Postgres' case folding: unquoted identifiers fold to lower case (ASCII only, as for UTF-8
+/// databases), quoted ones are exact.
+pub(super) fn fold(ident: &Ident) -> Cow<'_, str> {
+    if ident.quote_style.is_none() && ident.value.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(ident.value.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(&ident.value)
+    }
+}
+
+fn idents(name: &ObjectName) -> Result<Vec<&Ident>, Violation> {
+    name.0
+        .iter()
+        .map(|part| match part {
+            ObjectNamePart::Identifier(ident) => Ok(ident),
+            ObjectNamePart::Function(_) => Err(refuse(format!("name \"{name}\" is computed"))),
+        })
+        .collect()
+}
+
+fn address(factor: &TableFactor) -> usize {
+    std::ptr::from_ref(factor) as usize
+}
+
+impl<'c> Scope<'c> {
+    /// What a relation name in FROM (or a DML target) is: `Ok(None)` for a CTE or a relation
+    /// without tenant rows; refused when it is unknown or cannot be confined.
+    fn target(&self, name: &ObjectName) -> Result<Option<Target<'c>>, Violation> {
+        let parts = idents(name)?;
+        let relation = match parts.as_slice() {
+            [one] => {
+                let folded = fold(one);
+                if self.ctes.iter().any(|c| *c == folded) {
+                    return Ok(None);
+                }
+                if one.quote_style.is_none() && folded == "only" {
+                    return Err(refuse("FROM ONLY (write the table name alone)"));
+                }
+                self.catalog.relation(None, &folded)
+            }
+            [schema, one] => self.catalog.relation(Some(&fold(schema)), &fold(one)),
+            _ => return Err(refuse(format!("three-part name \"{name}\""))),
+        };
+        match relation {
+            Relation::Plain => Ok(None),
+            Relation::Tenant(tenant) => match tenant.key {
+                Some(key) => Ok(Some(Target {
+                    columns: &tenant.table.columns,
+                    key,
+                })),
+                None => Err(refuse(format!(
+                    "the type of the tenant column of \"{name}\" cannot be read"
+                ))),
+            },
+            Relation::Unsafe => Err(refuse(format!(
+                "view \"{name}\" reads tenant rows but has no tenant column"
+            ))),
+            Relation::Activity => Err(refuse(format!(
+                "\"{name}\" shows other tenants' data or sessions"
+            ))),
+            Relation::Unknown => Err(refuse(format!(
+                "relation \"{name}\" is not known to tenantgate; reload after creating it"
+            ))),
+        }
+    }
+
+    fn function(&self, name: &ObjectName) -> Result<(), Violation> {
+        // SQL syntax that sqlparser prints as a call; Postgres' grammar owns these names.
+        const SYNTAX: &[&str] = &[
+            "coalesce",
+            "nullif",
+            "greatest",
+            "least",
+            "current_date",
+            "current_time",
+            "current_timestamp",
+            "localtime",
+            "localtimestamp",
+            "current_user",
+            "current_role",
+            "current_catalog",
+            "current_schema",
+            "session_user",
+            "system_user",
+            "user",
+        ];
+        let parts = idents(name)?;
+        let (schema_ok, last) = match parts.as_slice() {
+            [one] if one.quote_style.is_none() && SYNTAX.contains(&fold(one).as_ref()) => {
+                return Ok(());
+            }
+            [one] => (true, fold(one)),
+            [schema, one] => (fold(schema) == "pg_catalog", fold(one)),
+            _ => (false, Cow::Borrowed("")),
+        };
+        if schema_ok && self.catalog.function_allowed(&last) {
+            Ok(())
+        } else if schema_ok && catalog::reads_beyond_tenant(&last) {
+            Err(refuse(format!(
+                "function \"{name}\" can read other tenants' rows or sessions"
+            )))
+        } else {
+            Err(refuse(format!(
+                "function \"{name}\" is not a built-in; functions could read other tenants' rows"
+            )))
+        }
+    }
+
+    fn enter_query(&mut self, query: &Query) -> Result<(), Violation> {
+        self.frames.push(self.ctes.len());
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                let name = fold(&cte.alias.name);
+                if self.catalog.reaches(&name) {
+                    return Err(refuse(format!(
+                        "CTE name \"{}\" shadows a relation",
+                        cte.alias.name
+                    )));
+                }
+                self.ctes.push(name.into_owned());
+            }
+        }
+        query_body(&query.body)
+    }
+
+    fn table_factor(&mut self, factor: &mut TableFactor) -> Result<(), Violation> {
+        match factor {
+            TableFactor::Table {
+                name, args: None, ..
+            } => {
+                let Some(target) = self.target(name)? else {
+                    return Ok(());
+                };
+                if self.targets.contains(&address(factor)) {
+                    return Ok(());
+                }
+                if self.merges > 0 {
+                    return Err(refuse("MERGE reading a tenant table"));
+                }
+                wrap(factor, target.key)?;
+                self.changed = true;
+                Ok(())
+            }
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | TableFactor::Function { name, .. } => self.function(name),
+            TableFactor::UNNEST { .. } => {
+                self.function(&ObjectName::from(vec![Ident::new("unnest")]))
+            }
+            TableFactor::Derived { sample: None, .. }
+            | TableFactor::NestedJoin { .. }
+            | TableFactor::JsonTable { .. }
+            | TableFactor::XmlTable { .. } => Ok(()),
+            _ => Err(refuse("this kind of table expression")),
+        }
+    }
+
+    fn enter_statement(&mut self, statement: &Statement) -> Result<(), Violation> {
+        kinds::check(statement)?;
+        match statement {
+            Statement::Update(update) => {
+                let (factor, name) = write::update_target(update)?;
+                if self.target(name)?.is_some() {
+                    write::check_assignments(&update.assignments, self.catalog.tenant_column())?;
+                }
+                self.targets.push(address(factor));
+            }
+            Statement::Delete(delete) => {
+                let (factor, _) = write::delete_target(delete)?;
+                self.targets.push(address(factor));
+            }
+            Statement::Insert(insert) => {
+                let name = insert::target_name(insert)?;
+                self.target(name)?;
+            }
+            Statement::Merge(merge) => {
+                if let TableFactor::Table { name, .. } = &merge.table {
+                    if self.target(name)?.is_some() {
+                        return Err(refuse("MERGE into a tenant table"));
+                    }
+                }
+                self.targets.push(address(&merge.table));
+                self.merges += 1;
+            }
+            Statement::Copy { source, to, .. } => {
+                if let Some(name) = write::copy_table(source) {
+                    if self.target(name)?.is_some() && !to {
+                        return Err(refuse(
+                            "COPY FROM into a tenant table (use INSERT; the tenant column cannot be filled per row)",
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn leave_statement(&mut self, statement: &mut Statement) -> Result<(), Violation> {
+        let column = self.catalog.tenant_column();
+        match statement {
+            Statement::Update(update) => {
+                let (factor, name) = write::update_target(update)?;
+                let factor = address(factor);
+                if let Some(target) = self.target(name)? {
+                    write::confine_update(update, target.key);
+                    self.changed = true;
+                }
+                self.targets.retain(|t| *t != factor);
+            }
+            Statement::Delete(delete) => {
+                let (factor, name) = write::delete_target(delete)?;
+                let factor = address(factor);
+                if let Some(target) = self.target(name)? {
+                    write::confine_delete(delete, target.key);
+                    self.changed = true;
+                }
+                self.targets.retain(|t| *t != factor);
+            }
+            Statement::Insert(ins) => {
+                if let Some(target) = self.target(insert::target_name(ins)?)? {
+                    insert::confine(ins, &target, column)?;
+                    self.changed = true;
+                }
+            }
+            Statement::Merge(merge) => {
+                let factor = address(&merge.table);
+                self.targets.retain(|t| *t != factor);
+                self.merges -= 1;
+            }
+            Statement::Copy { source, .. } => {
+                if let Some(name) = write::copy_table(source) {
+                    if let Some(target) = self.target(name)? {
+                        write::confine_copy(source, target.key);
+                        self.changed = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The parts of a query body that no hook reaches: `TABLE x` (which sqlparser reads
+/// unreliably, swallowing the tokens after it) and `SELECT ... INTO`, which creates a table.
+fn query_body(body: &SetExpr) -> Result<(), Violation> {
+    match body {
+        SetExpr::Table(_) => Err(refuse("TABLE x (write SELECT * FROM x)")),
+        SetExpr::Select(select) if select.into.is_some() => {
+            Err(refuse("SELECT ... INTO (it creates a table)"))
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            query_body(left)?;
+            query_body(right)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Replaces a tenant table reference by `(SELECT * FROM t WHERE "tenant_id" = <key>) AS a`.
+fn wrap(factor: &mut TableFactor, key: &KeyAst) -> Result<(), Violation> {
+    let TableFactor::Table {
+        name,
+        alias,
+        args: None,
+        with_hints,
+        version: None,
+        with_ordinality: false,
+        partitions,
+        json_path: None,
+        sample: None,
+        index_hints,
+    } = factor
+    else {
+        return Err(refuse(
+            "TABLESAMPLE or another table modifier on a tenant table",
+        ));
+    };
+    if !with_hints.is_empty() || !partitions.is_empty() || !index_hints.is_empty() {
+        return Err(refuse("a table modifier on a tenant table"));
+    }
+    let alias = match alias.take() {
+        Some(alias) => TableAlias {
+            explicit: true,
+            ..alias
+        },
+        None => {
+            let last = idents(name)?
+                .pop()
+                .cloned()
+                .unwrap_or_else(|| Ident::new(""));
+            sql::alias(last, Vec::new())
+        }
+    };
+    *factor = sql::derived(key.filtered(name, &[]), alias);
+    Ok(())
+}
+
+impl VisitorMut for Scope<'_> {
+    type Break = Violation;
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Violation> {
+        into_flow(self.enter_query(query))
+    }
+
+    fn post_visit_query(&mut self, _query: &mut Query) -> ControlFlow<Violation> {
+        if let Some(start) = self.frames.pop() {
+            self.ctes.truncate(start);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<Violation> {
+        into_flow(self.table_factor(factor))
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Violation> {
+        into_flow(match expr {
+            Expr::Function(Function { name, .. }) => self.function(name),
+            Expr::BinaryOp {
+                op: BinaryOperator::PGCustomBinaryOperator(parts),
+                ..
+            } if parts.len() > 1 && parts[0] != "pg_catalog" => {
+                Err(refuse("OPERATOR() of a schema other than pg_catalog"))
+            }
+            _ => Ok(()),
+        })
+    }
+
+    fn pre_visit_statement(&mut self, statement: &mut Statement) -> ControlFlow<Violation> {
+        into_flow(self.enter_statement(statement))
+    }
+
+    fn post_visit_statement(&mut self, statement: &mut Statement) -> ControlFlow<Violation> {
+        into_flow(self.leave_statement(statement))
+    }
+}
+
+fn into_flow(result: Result<(), Violation>) -> ControlFlow<Violation> {
+    match result {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(violation) => ControlFlow::Break(violation),
+    }
+}

@@ -1,0 +1,114 @@
+//! Session settings under transaction pooling: a client keeps what it SETs across server
+//! connections, other clients never see it, and a plan's statement_timeout holds.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Options, TestEnv, show, sqlstate};
+
+fn one_connection(acme_plan: &'static str) -> Options {
+    Options {
+        pool_size: 1,
+        acme_plan,
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn unreported_settings_follow_their_client_only() {
+    let env = TestEnv::with(one_connection("")).await;
+    let a = env.client("acme_app", "app").await;
+    let b = env.client("acme_app", "app").await;
+    let g = env.client("globex_app", "app").await;
+    let default_lock = show(&b, "lock_timeout").await;
+    a.simple_query("SET lock_timeout = '4s'").await.unwrap();
+    a.simple_query("SET SESSION extra_float_digits TO 1")
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        // All three share one server connection; each sees its own values.
+        assert_eq!(show(&b, "lock_timeout").await, default_lock);
+        assert_eq!(show(&g, "lock_timeout").await, default_lock);
+        assert_eq!(show(&a, "lock_timeout").await, "4s");
+        assert_eq!(show(&a, "extra_float_digits").await, "1");
+    }
+    // RESET goes back to the server default, and a failed SET changes nothing.
+    a.simple_query("RESET lock_timeout").await.unwrap();
+    assert!(a.simple_query("SET lock_timeout = 'soon'").await.is_err());
+    assert_eq!(show(&b, "work_mem").await, show(&a, "work_mem").await);
+    assert_eq!(show(&a, "lock_timeout").await, default_lock);
+}
+
+#[tokio::test]
+async fn a_set_among_other_statements_is_reset_before_the_next_client() {
+    let env = TestEnv::with(one_connection("")).await;
+    let a = env.client("acme_app", "app").await;
+    let b = env.client("acme_app", "app").await;
+    let default_mem = show(&b, "work_mem").await;
+    a.batch_execute("SELECT 1; SET work_mem = '7MB'")
+        .await
+        .unwrap();
+    assert_eq!(show(&b, "work_mem").await, default_mem);
+}
+
+#[tokio::test]
+async fn startup_settings_hold_on_every_connection() {
+    let env = TestEnv::with(one_connection("")).await;
+    let mut config = env.config("acme_app", "app");
+    config.options("-c lock_timeout=3s");
+    let (a, conn) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let b = env.client("acme_app", "app").await;
+    for _ in 0..2 {
+        assert_eq!(show(&a, "lock_timeout").await, "3s");
+        assert_ne!(show(&b, "lock_timeout").await, "3s");
+    }
+}
+
+#[tokio::test]
+async fn statement_timeout_is_held_to_the_plan() {
+    let env = TestEnv::with(one_connection("statement_timeout = \"2s\"")).await;
+    let a = env.client("acme_app", "app").await;
+    assert_eq!(show(&a, "statement_timeout").await, "2s");
+    // Lower is fine and follows the client; the plan's limit is the most.
+    a.simple_query("SET statement_timeout = 500").await.unwrap();
+    let b = env.client("acme_app", "app").await;
+    assert_eq!(show(&b, "statement_timeout").await, "2s");
+    assert_eq!(show(&a, "statement_timeout").await, "500ms");
+    let err = a.simple_query("SELECT pg_sleep(1)").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "57014");
+    for escape in [
+        "SET statement_timeout = 0",
+        "SET statement_timeout = '1h'",
+        "SET LOCAL statement_timeout = '10s'",
+        "SELECT 1; SET statement_timeout = 0",
+        "SELECT set_config('statement_timeout', '0', false)",
+        "DO $$ BEGIN SET statement_timeout = 0; END $$",
+        "SET statement_timeout = 'forever'",
+    ] {
+        let err = a.simple_query(escape).await.unwrap_err();
+        assert_eq!(sqlstate(&err), "42501", "{escape}: {err}");
+    }
+    // RESET returns to the plan's value, not to the server's (no limit).
+    a.simple_query("RESET statement_timeout").await.unwrap();
+    assert_eq!(show(&a, "statement_timeout").await, "2s");
+    a.simple_query("SET statement_timeout TO DEFAULT")
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(
+        Duration::from_secs(20),
+        a.simple_query("SELECT pg_sleep(5)"),
+    )
+    .await
+    .expect("the plan's timeout ends the query")
+    .unwrap_err();
+    assert_eq!(sqlstate(&err), "57014");
+    // A client asking for more at startup is refused.
+    let mut config = env.config("acme_app", "app");
+    config.options("-c statement_timeout=0");
+    let Err(err) = config.connect(tokio_postgres::NoTls).await else {
+        panic!("a statement_timeout above the plan's is refused at startup");
+    };
+    assert_eq!(sqlstate(&err), "42501");
+}
