@@ -19,7 +19,10 @@ async fn node_postgres_works_through_the_proxy() {
             env.addr().port()
         )
     };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/node/pg_check.js");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/node/pg_check.js"
+    );
     let out = tokio::process::Command::new("timeout")
         .args(["120", "node", script])
         .env("ACME_URL", url("acme_app", "app"))

@@ -251,7 +251,7 @@ async fn escape_attempts_fail_or_see_only_the_tenants_rows() {
             for row in rows {
                 for i in 0..row.len() {
                     if let Ok(Some(v)) = row.try_get::<_, Option<String>>(i) {
-                        assert_eq!(leaked(&[v.clone()]), None, "{sql} (extended)");
+                        assert_eq!(leaked(std::slice::from_ref(&v)), None, "{sql} (extended)");
                     }
                 }
             }

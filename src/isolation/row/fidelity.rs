@@ -65,10 +65,9 @@ impl Visitor for Misread {
                     ..
                 },
             ) = expr
+                && number.span.end == alias.span.start
             {
-                if number.span.end == alias.span.start {
-                    return ControlFlow::Break("a number literal with a prefix or suffix");
-                }
+                return ControlFlow::Break("a number literal with a prefix or suffix");
             }
         }
         ControlFlow::Continue(())

@@ -164,12 +164,9 @@ fn tenant_position(
             .map(|p| p.as_ident().map_or(Cow::Borrowed(""), fold))
             .collect();
         match parts.as_slice() {
-            [one] if one == tenant_column => {
-                if position.replace(i).is_some() {
-                    return Err(refuse("the tenant column listed twice"));
-                }
-            }
-            [_] => {}
+            [one] if one != tenant_column => {}
+            [_] if position.is_some() => return Err(refuse("the tenant column listed twice")),
+            [_] => position = Some(i),
             _ if parts.iter().any(|p| p == tenant_column || p.is_empty()) => {
                 return Err(refuse("a subfield of the tenant column"));
             }

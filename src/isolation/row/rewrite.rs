@@ -126,10 +126,11 @@ impl Cache {
             entries.catalog = catalog.id();
             entries.by_text.clear();
         }
-        if entries.by_text.len() >= self.capacity && !entries.by_text.contains_key(sql) {
-            if let Some(victim) = entries.by_text.keys().next().cloned() {
-                entries.by_text.remove(&victim);
-            }
+        if entries.by_text.len() >= self.capacity
+            && !entries.by_text.contains_key(sql)
+            && let Some(victim) = entries.by_text.keys().next().cloned()
+        {
+            entries.by_text.remove(&victim);
         }
         entries.by_text.insert(sql.into(), result);
     }

@@ -235,21 +235,22 @@ impl<'c> Scope<'c> {
                 self.target(name)?;
             }
             Statement::Merge(merge) => {
-                if let TableFactor::Table { name, .. } = &merge.table {
-                    if self.target(name)?.is_some() {
-                        return Err(refuse("MERGE into a tenant table"));
-                    }
+                if let TableFactor::Table { name, .. } = &merge.table
+                    && self.target(name)?.is_some()
+                {
+                    return Err(refuse("MERGE into a tenant table"));
                 }
                 self.targets.push(address(&merge.table));
                 self.merges += 1;
             }
             Statement::Copy { source, to, .. } => {
-                if let Some(name) = write::copy_table(source) {
-                    if self.target(name)?.is_some() && !to {
-                        return Err(refuse(
-                            "COPY FROM into a tenant table (use INSERT; the tenant column cannot be filled per row)",
-                        ));
-                    }
+                if let Some(name) = write::copy_table(source)
+                    && self.target(name)?.is_some()
+                    && !to
+                {
+                    return Err(refuse(
+                        "COPY FROM into a tenant table (use INSERT; the tenant column cannot be filled per row)",
+                    ));
                 }
             }
             _ => {}
@@ -290,11 +291,11 @@ impl<'c> Scope<'c> {
                 self.merges -= 1;
             }
             Statement::Copy { source, .. } => {
-                if let Some(name) = write::copy_table(source) {
-                    if let Some(target) = self.target(name)? {
-                        write::confine_copy(source, target.key);
-                        self.changed = true;
-                    }
+                if let Some(name) = write::copy_table(source)
+                    && let Some(target) = self.target(name)?
+                {
+                    write::confine_copy(source, target.key);
+                    self.changed = true;
                 }
             }
             _ => {}
