@@ -2,7 +2,8 @@
 //! way sqlparser does. Everything else is refused, naming the statement kind.
 
 use sqlparser::ast::{
-    CopyTarget, DeclareType, DescribeAlias, DiscardObject, Reset, ResetStatement, Set, Statement,
+    CopyTarget, DeclareType, DescribeAlias, DiscardObject, ObjectName, Reset, ResetStatement, Set,
+    Statement,
 };
 
 use super::refuse;
@@ -30,7 +31,7 @@ pub(super) fn check(statement: &Statement) -> Result<(), Violation> {
         Statement::Set(set) => set_statement(set),
         Statement::Reset(ResetStatement {
             reset: Reset::ConfigurationParameter(name),
-        }) if !is_protected_setting(&name.to_string()) => Ok(()),
+        }) if !is_protected_setting(&setting_name(name)) => Ok(()),
         Statement::Discard { object_type } if *object_type != DiscardObject::ALL => Ok(()),
         Statement::Copy { target, values, .. } => copy(target, values),
         Statement::Explain {
@@ -83,10 +84,24 @@ fn set_statement(set: &Set) -> Result<(), Violation> {
             hivevar: false,
             variable,
             ..
-        } if !is_protected_setting(&variable.to_string()) => Ok(()),
+        } if !is_protected_setting(&setting_name(variable)) => Ok(()),
         Set::SetTimeZone { .. } | Set::SetTransaction { .. } => Ok(()),
         _ => Err(refuse("this form of SET")),
     }
+}
+
+/// The setting a name reaches: Postgres looks settings up by the identifiers' text, quoted
+/// or not and in any case, so `"tenantgate.tenant_id"` and `"Search_Path"` are protected
+/// settings too (`to_string()` would keep the quotes).
+fn setting_name(name: &ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(ident) => ident.value.clone(),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn copy(target: &CopyTarget, values: &[Option<String>]) -> Result<(), Violation> {
