@@ -123,7 +123,10 @@ const BAD: &str = "('tenantgate: the tenant column must hold the session tenant'
 fn expand(expected: &str) -> String {
     expected
         .replace("{o}", "(SELECT * FROM orders WHERE \"tenant_id\" = {kt})")
-        .replace("{c}", "(SELECT * FROM customers WHERE \"tenant_id\" = {kt})")
+        .replace(
+            "{c}",
+            "(SELECT * FROM customers WHERE \"tenant_id\" = {kt})",
+        )
         .replace("{e}", "(SELECT * FROM events WHERE \"tenant_id\" = {ki})")
         .replace("{kt}", &format!("{KEY}::TEXT"))
         .replace("{ki}", &format!("{KEY}::INTEGER"))
@@ -200,39 +203,59 @@ fn select_references() {
                 "SELECT id FROM orders WHERE id = 1",
                 Out("SELECT id FROM {o} AS orders WHERE id = 1"),
             ),
-            ("SELECT o.id FROM orders o", Out("SELECT o.id FROM {o} AS o")),
-            ("SELECT o.id FROM orders AS o", Out("SELECT o.id FROM {o} AS o")),
+            (
+                "SELECT o.id FROM orders o",
+                Out("SELECT o.id FROM {o} AS o"),
+            ),
+            (
+                "SELECT o.id FROM orders AS o",
+                Out("SELECT o.id FROM {o} AS o"),
+            ),
             (
                 "SELECT orders.id FROM orders",
                 Out("SELECT orders.id FROM {o} AS orders"),
             ),
             (
                 "SELECT \"O\".id FROM ORDERS \"O\"",
-                Out("SELECT \"O\".id FROM (SELECT * FROM ORDERS WHERE \"tenant_id\" = {kt}) AS \"O\""),
+                Out(
+                    "SELECT \"O\".id FROM (SELECT * FROM ORDERS WHERE \"tenant_id\" = {kt}) AS \"O\"",
+                ),
             ),
             (
                 "SELECT * FROM \"orders\"",
-                Out("SELECT * FROM (SELECT * FROM \"orders\" WHERE \"tenant_id\" = {kt}) AS \"orders\""),
+                Out(
+                    "SELECT * FROM (SELECT * FROM \"orders\" WHERE \"tenant_id\" = {kt}) AS \"orders\"",
+                ),
             ),
             (
                 "SELECT * FROM public.orders",
-                Out("SELECT * FROM (SELECT * FROM public.orders WHERE \"tenant_id\" = {kt}) AS orders"),
+                Out(
+                    "SELECT * FROM (SELECT * FROM public.orders WHERE \"tenant_id\" = {kt}) AS orders",
+                ),
             ),
             (
                 "SELECT * FROM PUBLIC.ORDERS",
-                Out("SELECT * FROM (SELECT * FROM PUBLIC.ORDERS WHERE \"tenant_id\" = {kt}) AS ORDERS"),
+                Out(
+                    "SELECT * FROM (SELECT * FROM PUBLIC.ORDERS WHERE \"tenant_id\" = {kt}) AS ORDERS",
+                ),
             ),
             (
                 "SELECT * FROM \"public\".\"orders\"",
-                Out("SELECT * FROM (SELECT * FROM \"public\".\"orders\" WHERE \"tenant_id\" = {kt}) AS \"orders\""),
+                Out(
+                    "SELECT * FROM (SELECT * FROM \"public\".\"orders\" WHERE \"tenant_id\" = {kt}) AS \"orders\"",
+                ),
             ),
             (
                 "SELECT * FROM \"Invoices\"",
-                Out("SELECT * FROM (SELECT * FROM \"Invoices\" WHERE \"tenant_id\" = {ku}) AS \"Invoices\""),
+                Out(
+                    "SELECT * FROM (SELECT * FROM \"Invoices\" WHERE \"tenant_id\" = {ku}) AS \"Invoices\"",
+                ),
             ),
             (
                 "SELECT * FROM my_orders",
-                Out("SELECT * FROM (SELECT * FROM my_orders WHERE \"tenant_id\" = {kt}) AS my_orders"),
+                Out(
+                    "SELECT * FROM (SELECT * FROM my_orders WHERE \"tenant_id\" = {kt}) AS my_orders",
+                ),
             ),
             (
                 "SELECT * FROM orders o (a, b, c, d)",
@@ -241,28 +264,55 @@ fn select_references() {
             ("SELECT o FROM orders o", Out("SELECT o FROM {o} AS o")),
             ("SELECT x.* FROM orders x", Out("SELECT x.* FROM {o} AS x")),
             // Case folding: "Invoices" needs quotes, "Orders" is no relation.
-            ("SELECT * FROM invoices", Refused("\"invoices\" is not known")),
-            ("SELECT * FROM \"Orders\"", Refused("Orders\"\" is not known")),
+            (
+                "SELECT * FROM invoices",
+                Refused("\"invoices\" is not known"),
+            ),
+            (
+                "SELECT * FROM \"Orders\"",
+                Refused("Orders\"\" is not known"),
+            ),
             // Relations without tenant rows are left alone.
             ("SELECT * FROM countries", Same),
-            ("SELECT c.name FROM countries c JOIN plans p ON p.id = c.id", Same),
+            (
+                "SELECT c.name FROM countries c JOIN plans p ON p.id = c.id",
+                Same,
+            ),
             ("SELECT 1", Same),
             ("VALUES (1)", Same),
             ("SELECT * FROM generate_series(1, 3) g", Same),
             ("SELECT * FROM unnest(ARRAY[1,2]) u", Same),
-            ("SELECT * FROM json_table('[]', '$' COLUMNS (a int PATH '$.a')) jt", Same),
+            (
+                "SELECT * FROM json_table('[]', '$' COLUMNS (a int PATH '$.a')) jt",
+                Same,
+            ),
             // Names that cannot be confined.
             (
                 "SELECT * FROM order_totals",
                 Refused("view \"order_totals\" reads tenant rows but has no tenant column"),
             ),
-            ("SELECT * FROM nosuch", Refused("relation \"nosuch\" is not known")),
-            ("SELECT * FROM other.orders", Refused("\"other.orders\" is not known")),
-            ("SELECT * FROM pg_catalog.orders", Refused("\"pg_catalog.orders\" is not known")),
+            (
+                "SELECT * FROM nosuch",
+                Refused("relation \"nosuch\" is not known"),
+            ),
+            (
+                "SELECT * FROM other.orders",
+                Refused("\"other.orders\" is not known"),
+            ),
+            (
+                "SELECT * FROM pg_catalog.orders",
+                Refused("\"pg_catalog.orders\" is not known"),
+            ),
             ("SELECT * FROM db.public.orders", Refused("three-part name")),
             ("SELECT * FROM ONLY orders", Refused("FROM ONLY")),
-            ("SELECT * FROM orders TABLESAMPLE SYSTEM (10)", Refused("TABLESAMPLE")),
-            ("SELECT * FROM orders WITH (NOLOCK)", Refused("a table modifier")),
+            (
+                "SELECT * FROM orders TABLESAMPLE SYSTEM (10)",
+                Refused("TABLESAMPLE"),
+            ),
+            (
+                "SELECT * FROM orders WITH (NOLOCK)",
+                Refused("a table modifier"),
+            ),
             ("TABLE orders", Refused("cannot be parsed")),
             ("SELECT * INTO newt FROM orders", Refused("SELECT ... INTO")),
             // Subqueries: scalar, IN, EXISTS, ANY, in VALUES, CASE, HAVING, derived tables.
@@ -276,7 +326,9 @@ fn select_references() {
             ),
             (
                 "SELECT * FROM countries c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.id = c.id)",
-                Out("SELECT * FROM countries c WHERE EXISTS (SELECT 1 FROM {o} AS o WHERE o.id = c.id)"),
+                Out(
+                    "SELECT * FROM countries c WHERE EXISTS (SELECT 1 FROM {o} AS o WHERE o.id = c.id)",
+                ),
             ),
             (
                 "SELECT * FROM orders o WHERE o.id = ANY(SELECT id FROM customers)",
@@ -284,7 +336,9 @@ fn select_references() {
             ),
             (
                 "SELECT * FROM orders WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id IN (SELECT id FROM events))",
-                Out("SELECT * FROM {o} AS orders WHERE EXISTS (SELECT 1 FROM {c} AS c WHERE c.id IN (SELECT id FROM {e} AS events))"),
+                Out(
+                    "SELECT * FROM {o} AS orders WHERE EXISTS (SELECT 1 FROM {c} AS c WHERE c.id IN (SELECT id FROM {e} AS events))",
+                ),
             ),
             (
                 "VALUES ((SELECT count(*) FROM orders))",
@@ -296,7 +350,9 @@ fn select_references() {
             ),
             (
                 "SELECT item, sum(amount) FROM orders GROUP BY item HAVING sum(amount) > (SELECT count(*) FROM customers)",
-                Out("SELECT item, sum(amount) FROM {o} AS orders GROUP BY item HAVING sum(amount) > (SELECT count(*) FROM {c} AS customers)"),
+                Out(
+                    "SELECT item, sum(amount) FROM {o} AS orders GROUP BY item HAVING sum(amount) > (SELECT count(*) FROM {c} AS customers)",
+                ),
             ),
             (
                 "SELECT count(*) OVER (PARTITION BY item) FROM orders",
@@ -313,7 +369,9 @@ fn select_references() {
             ),
             (
                 "SELECT * FROM customers c CROSS JOIN LATERAL (SELECT * FROM orders o WHERE o.id = c.id) x",
-                Out("SELECT * FROM {c} AS c CROSS JOIN LATERAL (SELECT * FROM {o} AS o WHERE o.id = c.id) x"),
+                Out(
+                    "SELECT * FROM {c} AS c CROSS JOIN LATERAL (SELECT * FROM {o} AS o WHERE o.id = c.id) x",
+                ),
             ),
             (
                 "SELECT * FROM orders, LATERAL generate_series(1, amount) g",
@@ -326,7 +384,9 @@ fn select_references() {
             ),
             (
                 "WITH a AS (SELECT * FROM orders), b AS (SELECT * FROM a JOIN customers c ON c.id = a.id) SELECT * FROM b",
-                Out("WITH a AS (SELECT * FROM {o} AS orders), b AS (SELECT * FROM a JOIN {c} AS c ON c.id = a.id) SELECT * FROM b"),
+                Out(
+                    "WITH a AS (SELECT * FROM {o} AS orders), b AS (SELECT * FROM a JOIN {c} AS c ON c.id = a.id) SELECT * FROM b",
+                ),
             ),
             (
                 "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
@@ -334,27 +394,39 @@ fn select_references() {
             ),
             (
                 "WITH RECURSIVE r AS (SELECT id FROM orders WHERE id = 1 UNION ALL SELECT o.id FROM orders o JOIN r ON o.id = r.id + 1) SELECT * FROM r",
-                Out("WITH RECURSIVE r AS (SELECT id FROM {o} AS orders WHERE id = 1 UNION ALL SELECT o.id FROM {o} AS o JOIN r ON o.id = r.id + 1) SELECT * FROM r"),
+                Out(
+                    "WITH RECURSIVE r AS (SELECT id FROM {o} AS orders WHERE id = 1 UNION ALL SELECT o.id FROM {o} AS o JOIN r ON o.id = r.id + 1) SELECT * FROM r",
+                ),
             ),
             (
                 "WITH RECURSIVE t(n) AS (VALUES (1) UNION ALL SELECT n+1 FROM t WHERE n < 5) SELECT * FROM t JOIN orders o ON o.id = t.n",
-                Out("WITH RECURSIVE t (n) AS (VALUES (1) UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT * FROM t JOIN {o} AS o ON o.id = t.n"),
+                Out(
+                    "WITH RECURSIVE t (n) AS (VALUES (1) UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT * FROM t JOIN {o} AS o ON o.id = t.n",
+                ),
             ),
             (
                 "WITH d AS (DELETE FROM orders WHERE id = 1 RETURNING *) SELECT * FROM d",
-                Out("WITH d AS (DELETE FROM orders WHERE (id = 1) AND orders.\"tenant_id\" = {kt} RETURNING *) SELECT * FROM d"),
+                Out(
+                    "WITH d AS (DELETE FROM orders WHERE (id = 1) AND orders.\"tenant_id\" = {kt} RETURNING *) SELECT * FROM d",
+                ),
             ),
             (
                 "WITH i AS (INSERT INTO orders (id) VALUES (1) RETURNING id) SELECT * FROM i",
-                Out("WITH i AS (INSERT INTO orders (id, \"tenant_id\") VALUES (1, {kt}) RETURNING id) SELECT * FROM i"),
+                Out(
+                    "WITH i AS (INSERT INTO orders (id, \"tenant_id\") VALUES (1, {kt}) RETURNING id) SELECT * FROM i",
+                ),
             ),
             (
                 "WITH u AS (UPDATE orders SET item = 'x' RETURNING *) SELECT count(*) FROM u",
-                Out("WITH u AS (UPDATE orders SET item = 'x' WHERE orders.\"tenant_id\" = {kt} RETURNING *) SELECT count(*) FROM u"),
+                Out(
+                    "WITH u AS (UPDATE orders SET item = 'x' WHERE orders.\"tenant_id\" = {kt} RETURNING *) SELECT count(*) FROM u",
+                ),
             ),
             (
                 "WITH d AS (DELETE FROM orders RETURNING *) INSERT INTO countries (id) SELECT id FROM d",
-                Out("WITH d AS (DELETE FROM orders WHERE orders.\"tenant_id\" = {kt} RETURNING *) INSERT INTO countries (id) SELECT id FROM d"),
+                Out(
+                    "WITH d AS (DELETE FROM orders WHERE orders.\"tenant_id\" = {kt} RETURNING *) INSERT INTO countries (id) SELECT id FROM d",
+                ),
             ),
             ("WITH x AS (SELECT 1) SELECT * FROM x", Same),
             // A CTE may not shadow a relation, and is only in scope in its own query.
@@ -385,11 +457,15 @@ fn select_references() {
             ),
             (
                 "(SELECT id FROM orders) UNION ALL (SELECT id FROM events) ORDER BY 1",
-                Out("(SELECT id FROM {o} AS orders) UNION ALL (SELECT id FROM {e} AS events) ORDER BY 1"),
+                Out(
+                    "(SELECT id FROM {o} AS orders) UNION ALL (SELECT id FROM {e} AS events) ORDER BY 1",
+                ),
             ),
             (
                 "SELECT * FROM orders WHERE id IN (SELECT id FROM countries UNION SELECT id FROM customers)",
-                Out("SELECT * FROM {o} AS orders WHERE id IN (SELECT id FROM countries UNION SELECT id FROM {c} AS customers)"),
+                Out(
+                    "SELECT * FROM {o} AS orders WHERE id IN (SELECT id FROM countries UNION SELECT id FROM {c} AS customers)",
+                ),
             ),
             // Functions: built-ins pass, anything else is refused.
             (
@@ -401,9 +477,18 @@ fn select_references() {
                 Out("SELECT pg_catalog.lower(item) FROM {o} AS orders"),
             ),
             ("SELECT \"lower\"('x'), LOWER('x')", Same),
-            ("SELECT * FROM myfunc()", Refused("function \"myfunc\" is not a built-in")),
-            ("SELECT myfunc(id) FROM orders", Refused("function \"myfunc\" is not a built-in")),
-            ("SELECT public.lower('x')", Refused("function \"public.lower\" is not a built-in")),
+            (
+                "SELECT * FROM myfunc()",
+                Refused("function \"myfunc\" is not a built-in"),
+            ),
+            (
+                "SELECT myfunc(id) FROM orders",
+                Refused("function \"myfunc\" is not a built-in"),
+            ),
+            (
+                "SELECT public.lower('x')",
+                Refused("function \"public.lower\" is not a built-in"),
+            ),
             ("SELECT 1 OPERATOR(pg_catalog.+) 2", Same),
             (
                 "SELECT * FROM orders WHERE 1 OPERATOR(public.=) 1",
@@ -423,7 +508,10 @@ fn select_references() {
                 Out("SELECT * FROM {o} AS o JOIN {c} AS c ON c.id = o.id FOR UPDATE OF o NOWAIT"),
             ),
             // Statements that carry a query.
-            ("EXPLAIN SELECT * FROM orders", Out("EXPLAIN SELECT * FROM {o} AS orders")),
+            (
+                "EXPLAIN SELECT * FROM orders",
+                Out("EXPLAIN SELECT * FROM {o} AS orders"),
+            ),
             (
                 "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM orders",
                 Out("EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM {o} AS orders"),
@@ -485,7 +573,9 @@ fn joins() {
             ),
             (
                 "SELECT * FROM countries c LEFT JOIN orders o ON o.id = c.id WHERE o.id IS NULL",
-                Out("SELECT * FROM countries c LEFT JOIN {o} AS o ON o.id = c.id WHERE o.id IS NULL"),
+                Out(
+                    "SELECT * FROM countries c LEFT JOIN {o} AS o ON o.id = c.id WHERE o.id IS NULL",
+                ),
             ),
             (
                 "SELECT * FROM orders o LEFT OUTER JOIN customers c ON c.id = o.id",
@@ -510,19 +600,27 @@ fn joins() {
             // Nested joins, lateral outer joins, VALUES.
             (
                 "SELECT * FROM (orders o JOIN customers c ON c.id = o.id) LEFT JOIN events e ON e.id = o.id",
-                Out("SELECT * FROM ({o} AS o JOIN {c} AS c ON c.id = o.id) LEFT JOIN {e} AS e ON e.id = o.id"),
+                Out(
+                    "SELECT * FROM ({o} AS o JOIN {c} AS c ON c.id = o.id) LEFT JOIN {e} AS e ON e.id = o.id",
+                ),
             ),
             (
                 "SELECT * FROM countries c LEFT JOIN (orders o JOIN customers cu ON cu.id = o.id) ON o.id = c.id",
-                Out("SELECT * FROM countries c LEFT JOIN ({o} AS o JOIN {c} AS cu ON cu.id = o.id) ON o.id = c.id"),
+                Out(
+                    "SELECT * FROM countries c LEFT JOIN ({o} AS o JOIN {c} AS cu ON cu.id = o.id) ON o.id = c.id",
+                ),
             ),
             (
                 "SELECT * FROM countries c LEFT JOIN LATERAL (SELECT * FROM orders o WHERE o.id = c.id) x ON true",
-                Out("SELECT * FROM countries c LEFT JOIN LATERAL (SELECT * FROM {o} AS o WHERE o.id = c.id) x ON true"),
+                Out(
+                    "SELECT * FROM countries c LEFT JOIN LATERAL (SELECT * FROM {o} AS o WHERE o.id = c.id) x ON true",
+                ),
             ),
             (
                 "SELECT * FROM orders o LEFT JOIN LATERAL (SELECT * FROM customers c WHERE c.id = o.id LIMIT 1) x ON true",
-                Out("SELECT * FROM {o} AS o LEFT JOIN LATERAL (SELECT * FROM {c} AS c WHERE c.id = o.id LIMIT 1) x ON true"),
+                Out(
+                    "SELECT * FROM {o} AS o LEFT JOIN LATERAL (SELECT * FROM {c} AS c WHERE c.id = o.id LIMIT 1) x ON true",
+                ),
             ),
             (
                 "SELECT * FROM (VALUES (1), (2)) v(x) JOIN orders o ON o.id = v.x",
@@ -558,19 +656,27 @@ fn writes() {
             // The OR stays inside parentheses.
             (
                 "UPDATE public.orders SET item = 'x' WHERE id = 1 OR id = 2",
-                Out("UPDATE public.orders SET item = 'x' WHERE (id = 1 OR id = 2) AND orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "UPDATE public.orders SET item = 'x' WHERE (id = 1 OR id = 2) AND orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "UPDATE orders o SET item = c.name FROM customers c WHERE c.id = o.id",
-                Out("UPDATE orders o SET item = c.name FROM {c} AS c WHERE (c.id = o.id) AND o.\"tenant_id\" = {kt}"),
+                Out(
+                    "UPDATE orders o SET item = c.name FROM {c} AS c WHERE (c.id = o.id) AND o.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "UPDATE orders SET item = c.name FROM countries c WHERE c.id = orders.id RETURNING orders.*",
-                Out("UPDATE orders SET item = c.name FROM countries c WHERE (c.id = orders.id) AND orders.\"tenant_id\" = {kt} RETURNING orders.*"),
+                Out(
+                    "UPDATE orders SET item = c.name FROM countries c WHERE (c.id = orders.id) AND orders.\"tenant_id\" = {kt} RETURNING orders.*",
+                ),
             ),
             (
                 "UPDATE orders SET item = 'x' FROM orders o2 WHERE o2.id = orders.id",
-                Out("UPDATE orders SET item = 'x' FROM {o} AS o2 WHERE (o2.id = orders.id) AND orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "UPDATE orders SET item = 'x' FROM {o} AS o2 WHERE (o2.id = orders.id) AND orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "UPDATE countries SET name = o.item FROM orders o WHERE o.id = countries.id",
@@ -582,23 +688,33 @@ fn writes() {
             ),
             (
                 "UPDATE orders SET (item, amount) = (SELECT item, amount FROM orders WHERE id = 2) WHERE id = 1",
-                Out("UPDATE orders SET (item, amount) = (SELECT item, amount FROM {o} AS orders WHERE id = 2) WHERE (id = 1) AND orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "UPDATE orders SET (item, amount) = (SELECT item, amount FROM {o} AS orders WHERE id = 2) WHERE (id = 1) AND orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "UPDATE orders SET item = (SELECT name FROM customers WHERE customers.id = orders.id)",
-                Out("UPDATE orders SET item = (SELECT name FROM {c} AS customers WHERE customers.id = orders.id) WHERE orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "UPDATE orders SET item = (SELECT name FROM {c} AS customers WHERE customers.id = orders.id) WHERE orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "UPDATE orders SET item = 'x' RETURNING (SELECT count(*) FROM customers)",
-                Out("UPDATE orders SET item = 'x' WHERE orders.\"tenant_id\" = {kt} RETURNING (SELECT count(*) FROM {c} AS customers)"),
+                Out(
+                    "UPDATE orders SET item = 'x' WHERE orders.\"tenant_id\" = {kt} RETURNING (SELECT count(*) FROM {c} AS customers)",
+                ),
             ),
             (
                 "WITH x AS (SELECT 1) UPDATE orders SET item = 'x'",
-                Out("WITH x AS (SELECT 1) UPDATE orders SET item = 'x' WHERE orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "WITH x AS (SELECT 1) UPDATE orders SET item = 'x' WHERE orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "PREPARE q AS UPDATE orders SET item = $1 WHERE id = $2",
-                Out("PREPARE q AS UPDATE orders SET item = $1 WHERE (id = $2) AND orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "PREPARE q AS UPDATE orders SET item = $1 WHERE (id = $2) AND orders.\"tenant_id\" = {kt}",
+                ),
             ),
             ("UPDATE plans SET name = 'x'", Same),
             // Rows cannot move to another tenant.
@@ -606,8 +722,14 @@ fn writes() {
                 "UPDATE orders SET tenant_id = 'other' WHERE id = 1",
                 Refused("assigning the tenant column"),
             ),
-            ("UPDATE orders SET \"tenant_id\" = 'other'", Refused("assigning the tenant column")),
-            ("UPDATE orders SET TENANT_ID = 'other'", Refused("assigning the tenant column")),
+            (
+                "UPDATE orders SET \"tenant_id\" = 'other'",
+                Refused("assigning the tenant column"),
+            ),
+            (
+                "UPDATE orders SET TENANT_ID = 'other'",
+                Refused("assigning the tenant column"),
+            ),
             (
                 "UPDATE orders SET (item, tenant_id) = ('x', 'y')",
                 Refused("assigning the tenant column"),
@@ -617,8 +739,14 @@ fn writes() {
                 Refused("assigning the tenant column"),
             ),
             ("UPDATE ONLY orders SET item = 'x'", Refused("FROM ONLY")),
-            ("UPDATE orders SET item = 'x' WHERE CURRENT OF c", Refused("cannot be parsed")),
-            ("UPDATE nosuch SET a = 1", Refused("relation \"nosuch\" is not known")),
+            (
+                "UPDATE orders SET item = 'x' WHERE CURRENT OF c",
+                Refused("cannot be parsed"),
+            ),
+            (
+                "UPDATE nosuch SET a = 1",
+                Refused("relation \"nosuch\" is not known"),
+            ),
             // DELETE.
             (
                 "DELETE FROM orders WHERE id = 1",
@@ -642,7 +770,9 @@ fn writes() {
             ),
             (
                 "DELETE FROM orders o USING customers c WHERE c.id = o.id",
-                Out("DELETE FROM orders o USING {c} AS c WHERE (c.id = o.id) AND o.\"tenant_id\" = {kt}"),
+                Out(
+                    "DELETE FROM orders o USING {c} AS c WHERE (c.id = o.id) AND o.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "DELETE FROM countries c USING orders o WHERE o.id = c.id",
@@ -650,11 +780,15 @@ fn writes() {
             ),
             (
                 "DELETE FROM orders WHERE id IN (SELECT id FROM customers) RETURNING *",
-                Out("DELETE FROM orders WHERE (id IN (SELECT id FROM {c} AS customers)) AND orders.\"tenant_id\" = {kt} RETURNING *"),
+                Out(
+                    "DELETE FROM orders WHERE (id IN (SELECT id FROM {c} AS customers)) AND orders.\"tenant_id\" = {kt} RETURNING *",
+                ),
             ),
             (
                 "WITH c AS (SELECT id FROM customers) DELETE FROM orders WHERE id IN (SELECT id FROM c)",
-                Out("WITH c AS (SELECT id FROM {c} AS customers) DELETE FROM orders WHERE (id IN (SELECT id FROM c)) AND orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "WITH c AS (SELECT id FROM {c} AS customers) DELETE FROM orders WHERE (id IN (SELECT id FROM c)) AND orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "EXPLAIN ANALYZE DELETE FROM orders",
@@ -704,7 +838,9 @@ fn inserts() {
             ),
             (
                 "INSERT INTO orders (id, item) VALUES (1, 'a'), (2, 'b')",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}), (2, 'b', {kt})"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}), (2, 'b', {kt})",
+                ),
             ),
             (
                 "INSERT INTO public.orders (id) VALUES (1)",
@@ -725,11 +861,15 @@ fn inserts() {
             ),
             (
                 "INSERT INTO orders VALUES (1, 'acme', 'a', 3)",
-                Out("INSERT INTO orders (\"id\", \"tenant_id\", \"item\", \"amount\") VALUES (1, CASE WHEN ('acme')::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END, 'a', 3)"),
+                Out(
+                    "INSERT INTO orders (\"id\", \"tenant_id\", \"item\", \"amount\") VALUES (1, CASE WHEN ('acme')::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END, 'a', 3)",
+                ),
             ),
             (
                 "INSERT INTO orders SELECT id, 'x' FROM countries",
-                Out("INSERT INTO orders (\"id\", \"tenant_id\") SELECT tenantgate_src.c1, CASE WHEN (tenantgate_src.c2)::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END FROM (SELECT id, 'x' FROM countries) AS tenantgate_src (c1, c2)"),
+                Out(
+                    "INSERT INTO orders (\"id\", \"tenant_id\") SELECT tenantgate_src.c1, CASE WHEN (tenantgate_src.c2)::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END FROM (SELECT id, 'x' FROM countries) AS tenantgate_src (c1, c2)",
+                ),
             ),
             (
                 "INSERT INTO orders VALUES (1, 2, 3, 4, 5)",
@@ -742,19 +882,27 @@ fn inserts() {
             // Tenant column given: checked per row; DEFAULT is the key.
             (
                 "INSERT INTO orders (id, tenant_id, item) VALUES (1, 'acme', 'a')",
-                Out("INSERT INTO orders (id, tenant_id, item) VALUES (1, CASE WHEN ('acme')::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END, 'a')"),
+                Out(
+                    "INSERT INTO orders (id, tenant_id, item) VALUES (1, CASE WHEN ('acme')::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END, 'a')",
+                ),
             ),
             (
                 "INSERT INTO orders (id, tenant_id, item) VALUES (1, $1, 'a'), (2, DEFAULT, 'b')",
-                Out("INSERT INTO orders (id, tenant_id, item) VALUES (1, CASE WHEN ($1)::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END, 'a'), (2, {kt}, 'b')"),
+                Out(
+                    "INSERT INTO orders (id, tenant_id, item) VALUES (1, CASE WHEN ($1)::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END, 'a'), (2, {kt}, 'b')",
+                ),
             ),
             (
                 "INSERT INTO orders (id, \"tenant_id\") VALUES (1, 'x')",
-                Out("INSERT INTO orders (id, \"tenant_id\") VALUES (1, CASE WHEN ('x')::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END)"),
+                Out(
+                    "INSERT INTO orders (id, \"tenant_id\") VALUES (1, CASE WHEN ('x')::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END)",
+                ),
             ),
             (
                 "INSERT INTO events (id, tenant_id) VALUES (1, 7)",
-                Out("INSERT INTO events (id, tenant_id) VALUES (1, CASE WHEN (7)::INTEGER = {ki} THEN {ki} ELSE {bad}::INTEGER END)"),
+                Out(
+                    "INSERT INTO events (id, tenant_id) VALUES (1, CASE WHEN (7)::INTEGER = {ki} THEN {ki} ELSE {bad}::INTEGER END)",
+                ),
             ),
             // A quoted upper-case name is another column: the tenant column is still appended.
             (
@@ -765,7 +913,10 @@ fn inserts() {
                 "INSERT INTO orders (id, tenant_id, tenant_id) VALUES (1, 'a', 'b')",
                 Refused("the tenant column listed twice"),
             ),
-            ("INSERT INTO orders (tenant_id.x) VALUES (1)", Refused("a subfield of the tenant column")),
+            (
+                "INSERT INTO orders (tenant_id.x) VALUES (1)",
+                Refused("a subfield of the tenant column"),
+            ),
             (
                 "INSERT INTO orders (id, item) VALUES (1, 'a'), (2)",
                 Refused("one value per listed column"),
@@ -773,64 +924,94 @@ fn inserts() {
             // INSERT ... SELECT and other sources: wrapped, each row gets (or passes) the key.
             (
                 "INSERT INTO orders (id, item) SELECT id, name FROM customers",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, name FROM {c} AS customers) AS tenantgate_src"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, name FROM {c} AS customers) AS tenantgate_src",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) SELECT id, name FROM countries",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, name FROM countries) AS tenantgate_src"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, name FROM countries) AS tenantgate_src",
+                ),
             ),
             (
                 "INSERT INTO orders (item) SELECT o.item FROM orders o",
-                Out("INSERT INTO orders (item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT o.item FROM {o} AS o) AS tenantgate_src"),
+                Out(
+                    "INSERT INTO orders (item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT o.item FROM {o} AS o) AS tenantgate_src",
+                ),
             ),
             (
                 "INSERT INTO orders (id, tenant_id) SELECT id, tenant_id FROM customers",
-                Out("INSERT INTO orders (id, tenant_id) SELECT tenantgate_src.c1, CASE WHEN (tenantgate_src.c2)::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END FROM (SELECT id, tenant_id FROM {c} AS customers) AS tenantgate_src (c1, c2)"),
+                Out(
+                    "INSERT INTO orders (id, tenant_id) SELECT tenantgate_src.c1, CASE WHEN (tenantgate_src.c2)::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END FROM (SELECT id, tenant_id FROM {c} AS customers) AS tenantgate_src (c1, c2)",
+                ),
             ),
             (
                 "INSERT INTO orders (id, tenant_id) SELECT id, 'other' FROM countries",
-                Out("INSERT INTO orders (id, tenant_id) SELECT tenantgate_src.c1, CASE WHEN (tenantgate_src.c2)::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END FROM (SELECT id, 'other' FROM countries) AS tenantgate_src (c1, c2)"),
+                Out(
+                    "INSERT INTO orders (id, tenant_id) SELECT tenantgate_src.c1, CASE WHEN (tenantgate_src.c2)::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END FROM (SELECT id, 'other' FROM countries) AS tenantgate_src (c1, c2)",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) SELECT 1, 'a' UNION SELECT 2, 'b'",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT 1, 'a' UNION SELECT 2, 'b') AS tenantgate_src"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT 1, 'a' UNION SELECT 2, 'b') AS tenantgate_src",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) VALUES (1, 'a') ORDER BY 1",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (VALUES (1, 'a') ORDER BY 1) AS tenantgate_src"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (VALUES (1, 'a') ORDER BY 1) AS tenantgate_src",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) WITH x AS (SELECT 1, 'a') SELECT * FROM x",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") WITH x AS (SELECT 1, 'a') SELECT tenantgate_src.*, {kt} FROM (SELECT * FROM x) AS tenantgate_src"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") WITH x AS (SELECT 1, 'a') SELECT tenantgate_src.*, {kt} FROM (SELECT * FROM x) AS tenantgate_src",
+                ),
             ),
             (
                 "WITH c AS (SELECT id FROM customers) INSERT INTO orders (id) SELECT id FROM c",
-                Out("WITH c AS (SELECT id FROM {c} AS customers) INSERT INTO orders (id, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id FROM c) AS tenantgate_src"),
+                Out(
+                    "WITH c AS (SELECT id FROM {c} AS customers) INSERT INTO orders (id, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id FROM c) AS tenantgate_src",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) VALUES (1, (SELECT name FROM customers LIMIT 1))",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, (SELECT name FROM {c} AS customers LIMIT 1), {kt})"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, (SELECT name FROM {c} AS customers LIMIT 1), {kt})",
+                ),
             ),
             // ON CONFLICT: DO NOTHING as is; DO UPDATE only of the tenant's own row.
             (
                 "INSERT INTO orders (id, item) VALUES (1, 'a') ON CONFLICT (id) DO NOTHING",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT(id) DO NOTHING"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT(id) DO NOTHING",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET item = excluded.item",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT(id) DO UPDATE SET item = excluded.item WHERE orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT(id) DO UPDATE SET item = excluded.item WHERE orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "INSERT INTO orders AS o (id, item) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET item = excluded.item WHERE o.amount > 0",
-                Out("INSERT INTO orders AS o (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT(id) DO UPDATE SET item = excluded.item WHERE (o.amount > 0) AND o.\"tenant_id\" = {kt}"),
+                Out(
+                    "INSERT INTO orders AS o (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT(id) DO UPDATE SET item = excluded.item WHERE (o.amount > 0) AND o.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) VALUES (1, 'a') ON CONFLICT ON CONSTRAINT orders_pkey DO UPDATE SET item = 'b'",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT ON CONSTRAINT orders_pkey DO UPDATE SET item = 'b' WHERE orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT ON CONSTRAINT orders_pkey DO UPDATE SET item = 'b' WHERE orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "INSERT INTO orders (id, tenant_id) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET item = 'y'",
-                Out("INSERT INTO orders (id, tenant_id) VALUES (1, CASE WHEN ('x')::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END) ON CONFLICT(id) DO UPDATE SET item = 'y' WHERE orders.\"tenant_id\" = {kt}"),
+                Out(
+                    "INSERT INTO orders (id, tenant_id) VALUES (1, CASE WHEN ('x')::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END) ON CONFLICT(id) DO UPDATE SET item = 'y' WHERE orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id",
@@ -839,15 +1020,21 @@ fn inserts() {
             // RETURNING.
             (
                 "INSERT INTO orders (id, item) VALUES (1, 'a') RETURNING *",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) RETURNING *"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) RETURNING *",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) VALUES (1, 'a') RETURNING id, tenant_id",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) RETURNING id, tenant_id"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) RETURNING id, tenant_id",
+                ),
             ),
             (
                 "INSERT INTO orders (id, item) SELECT id, item FROM orders WHERE false ON CONFLICT DO NOTHING RETURNING *",
-                Out("INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, item FROM {o} AS orders WHERE false) AS tenantgate_src ON CONFLICT DO NOTHING RETURNING *"),
+                Out(
+                    "INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, item FROM {o} AS orders WHERE false) AS tenantgate_src ON CONFLICT DO NOTHING RETURNING *",
+                ),
             ),
             // Other tables.
             ("INSERT INTO countries (id, name) VALUES (1, 'x')", Same),
@@ -855,8 +1042,14 @@ fn inserts() {
                 "INSERT INTO countries (id, name) SELECT id, item FROM orders",
                 Out("INSERT INTO countries (id, name) SELECT id, item FROM {o} AS orders"),
             ),
-            ("INSERT INTO nosuch VALUES (1)", Refused("relation \"nosuch\" is not known")),
-            ("INSERT INTO order_totals VALUES (1)", Refused("has no tenant column")),
+            (
+                "INSERT INTO nosuch VALUES (1)",
+                Refused("relation \"nosuch\" is not known"),
+            ),
+            (
+                "INSERT INTO order_totals VALUES (1)",
+                Refused("has no tenant column"),
+            ),
         ],
     );
 }
@@ -880,7 +1073,9 @@ fn copy() {
             ),
             (
                 "COPY orders (id, item) TO STDOUT WITH (FORMAT csv)",
-                Out("COPY (SELECT id, item FROM orders WHERE \"tenant_id\" = {kt}) TO STDOUT (FORMAT csv)"),
+                Out(
+                    "COPY (SELECT id, item FROM orders WHERE \"tenant_id\" = {kt}) TO STDOUT (FORMAT csv)",
+                ),
             ),
             (
                 "COPY public.orders TO STDOUT",
@@ -892,16 +1087,26 @@ fn copy() {
             ),
             (
                 "COPY (SELECT * FROM orders o JOIN customers c ON c.id = o.id) TO STDOUT WITH (FORMAT binary)",
-                Out("COPY (SELECT * FROM {o} AS o JOIN {c} AS c ON c.id = o.id) TO STDOUT (FORMAT binary)"),
+                Out(
+                    "COPY (SELECT * FROM {o} AS o JOIN {c} AS c ON c.id = o.id) TO STDOUT (FORMAT binary)",
+                ),
             ),
             (
                 "COPY (DELETE FROM orders RETURNING *) TO STDOUT",
-                Out("COPY (DELETE FROM orders WHERE orders.\"tenant_id\" = {kt} RETURNING *) TO STDOUT"),
+                Out(
+                    "COPY (DELETE FROM orders WHERE orders.\"tenant_id\" = {kt} RETURNING *) TO STDOUT",
+                ),
             ),
             ("COPY countries TO STDOUT", Same),
             ("COPY countries FROM STDIN", Same),
-            ("COPY order_totals TO STDOUT", Refused("has no tenant column")),
-            ("COPY orders TO '/tmp/x'", Refused("COPY to or from a server file or program")),
+            (
+                "COPY order_totals TO STDOUT",
+                Refused("has no tenant column"),
+            ),
+            (
+                "COPY orders TO '/tmp/x'",
+                Refused("COPY to or from a server file or program"),
+            ),
         ],
     );
 }
@@ -913,36 +1118,75 @@ fn refusals() {
         "refusals",
         &[
             ("SELEC * FROM orders", Refused("statement cannot be parsed")),
-            ("SELECT * FROM orders WHERE", Refused("statement cannot be parsed")),
-            ("DO $$ BEGIN EXECUTE 'SELECT 1'; END $$", Refused("statement cannot be parsed")),
+            (
+                "SELECT * FROM orders WHERE",
+                Refused("statement cannot be parsed"),
+            ),
+            (
+                "DO $$ BEGIN EXECUTE 'SELECT 1'; END $$",
+                Refused("statement cannot be parsed"),
+            ),
             // DDL and other statement kinds.
-            ("ALTER TABLE orders ADD COLUMN x int", Refused("ALTER TABLE is not allowed")),
+            (
+                "ALTER TABLE orders ADD COLUMN x int",
+                Refused("ALTER TABLE is not allowed"),
+            ),
             ("DROP TABLE orders", Refused("DROP is not allowed")),
             ("TRUNCATE orders", Refused("TRUNCATE is not allowed")),
             ("TRUNCATE countries", Refused("TRUNCATE is not allowed")),
-            ("CREATE INDEX ON orders (item)", Refused("CREATE INDEX is not allowed")),
-            ("CREATE TABLE t (id int)", Refused("CREATE TABLE is not allowed")),
-            ("CREATE VIEW v AS SELECT * FROM orders", Refused("CREATE VIEW is not allowed")),
+            (
+                "CREATE INDEX ON orders (item)",
+                Refused("CREATE INDEX is not allowed"),
+            ),
+            (
+                "CREATE TABLE t (id int)",
+                Refused("CREATE TABLE is not allowed"),
+            ),
+            (
+                "CREATE VIEW v AS SELECT * FROM orders",
+                Refused("CREATE VIEW is not allowed"),
+            ),
             (
                 "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$",
                 Refused("CREATE FUNCTION is not allowed"),
             ),
-            ("GRANT SELECT ON orders TO public", Refused("GRANT is not allowed")),
-            ("COMMENT ON TABLE orders IS 'x'", Refused("COMMENT is not allowed")),
+            (
+                "GRANT SELECT ON orders TO public",
+                Refused("GRANT is not allowed"),
+            ),
+            (
+                "COMMENT ON TABLE orders IS 'x'",
+                Refused("COMMENT is not allowed"),
+            ),
             ("VACUUM orders", Refused("VACUUM is not allowed")),
             ("ANALYZE orders", Refused("ANALYZE is not allowed")),
             ("LOCK TABLE orders", Refused("LOCK is not allowed")),
             ("CALL p()", Refused("CALL is not allowed")),
-            ("EXPLAIN CREATE TABLE t (a int)", Refused("EXPLAIN of CREATE TABLE")),
-            ("PREPARE x AS CREATE TABLE t (a int)", Refused("PREPARE of CREATE TABLE")),
+            (
+                "EXPLAIN CREATE TABLE t (a int)",
+                Refused("EXPLAIN of CREATE TABLE"),
+            ),
+            (
+                "PREPARE x AS CREATE TABLE t (a int)",
+                Refused("PREPARE of CREATE TABLE"),
+            ),
             (
                 "SELECT * FROM customers WHERE id = 1; DROP TABLE orders",
                 Refused("DROP is not allowed"),
             ),
             // Functions that read other rows or reach outside.
-            ("SELECT dblink('x', 'y')", Refused("function \"dblink\" can read other tenants'")),
-            ("SELECT pg_read_file('/etc/passwd')", Refused("function \"pg_read_file\" can read")),
-            ("SELECT lo_import('/etc/passwd')", Refused("function \"lo_import\" can read")),
+            (
+                "SELECT dblink('x', 'y')",
+                Refused("function \"dblink\" can read other tenants'"),
+            ),
+            (
+                "SELECT pg_read_file('/etc/passwd')",
+                Refused("function \"pg_read_file\" can read"),
+            ),
+            (
+                "SELECT lo_import('/etc/passwd')",
+                Refused("function \"lo_import\" can read"),
+            ),
             (
                 "SELECT query_to_xml('SELECT * FROM orders', true, true, '')",
                 Refused("function \"query_to_xml\" can read"),
@@ -960,19 +1204,40 @@ fn refusals() {
                 "SELECT pg_catalog.set_config('a.b', 'x', false)",
                 Refused("function \"pg_catalog.set_config\" can read"),
             ),
-            ("SELECT nextval('seq')", Refused("function \"nextval\" is not a built-in")),
+            (
+                "SELECT nextval('seq')",
+                Refused("function \"nextval\" is not a built-in"),
+            ),
             // Settings and roles.
             ("SET ROLE admin", Refused("this form of SET")),
-            ("SET tenantgate.tenant_id = 'x'", Refused("this form of SET")),
-            ("SET tenantgate.\"tenant_id\" = 'x'", Refused("this form of SET")),
-            ("SET \"tenantgate.tenant_id\" = 'x'", Refused("this form of SET")),
-            ("SET \"TenantGate.Tenant_Id\" TO 'x'", Refused("this form of SET")),
+            (
+                "SET tenantgate.tenant_id = 'x'",
+                Refused("this form of SET"),
+            ),
+            (
+                "SET tenantgate.\"tenant_id\" = 'x'",
+                Refused("this form of SET"),
+            ),
+            (
+                "SET \"tenantgate.tenant_id\" = 'x'",
+                Refused("this form of SET"),
+            ),
+            (
+                "SET \"TenantGate.Tenant_Id\" TO 'x'",
+                Refused("this form of SET"),
+            ),
             ("SET search_path = x", Refused("this form of SET")),
             ("SET \"Search_Path\" = x", Refused("this form of SET")),
             ("SET SESSION \"role\" = 'x'", Refused("this form of SET")),
             ("RESET ALL", Refused("RESET is not allowed")),
-            ("RESET tenantgate.tenant_id", Refused("RESET is not allowed")),
-            ("RESET \"tenantgate.tenant_id\"", Refused("RESET is not allowed")),
+            (
+                "RESET tenantgate.tenant_id",
+                Refused("RESET is not allowed"),
+            ),
+            (
+                "RESET \"tenantgate.tenant_id\"",
+                Refused("RESET is not allowed"),
+            ),
             ("DISCARD ALL", Refused("DISCARD is not allowed")),
             ("LISTEN ch", Refused("LISTEN (channels are shared")),
             ("NOTIFY ch", Refused("NOTIFY (channels are shared")),
@@ -1005,20 +1270,47 @@ fn catalog_reads() {
         &[
             ("SELECT relname FROM pg_class", Same),
             ("SELECT relname FROM pg_catalog.pg_class", Same),
-            ("SELECT reltuples FROM pg_class WHERE relname = 'orders'", Same),
+            (
+                "SELECT reltuples FROM pg_class WHERE relname = 'orders'",
+                Same,
+            ),
             ("SELECT * FROM information_schema.tables", Same),
-            ("SELECT * FROM pg_stats", Refused("\"pg_stats\" shows other tenants' data")),
+            (
+                "SELECT * FROM pg_stats",
+                Refused("\"pg_stats\" shows other tenants' data"),
+            ),
             (
                 "SELECT * FROM pg_catalog.pg_stats",
                 Refused("\"pg_catalog.pg_stats\" shows other tenants' data"),
             ),
-            ("SELECT * FROM pg_statistic", Refused("\"pg_statistic\" shows other tenants'")),
-            ("SELECT * FROM pg_stat_user_tables", Refused("shows other tenants'")),
-            ("SELECT * FROM pg_stat_activity", Refused("\"pg_stat_activity\" shows other")),
-            ("SELECT * FROM pg_locks", Refused("\"pg_locks\" shows other tenants'")),
-            ("SELECT * FROM pg_largeobject", Refused("shows other tenants'")),
-            ("SELECT * FROM pg_prepared_xacts", Refused("shows other tenants'")),
-            ("SELECT * FROM pg_namespace", Refused("relation \"pg_namespace\" is not known")),
+            (
+                "SELECT * FROM pg_statistic",
+                Refused("\"pg_statistic\" shows other tenants'"),
+            ),
+            (
+                "SELECT * FROM pg_stat_user_tables",
+                Refused("shows other tenants'"),
+            ),
+            (
+                "SELECT * FROM pg_stat_activity",
+                Refused("\"pg_stat_activity\" shows other"),
+            ),
+            (
+                "SELECT * FROM pg_locks",
+                Refused("\"pg_locks\" shows other tenants'"),
+            ),
+            (
+                "SELECT * FROM pg_largeobject",
+                Refused("shows other tenants'"),
+            ),
+            (
+                "SELECT * FROM pg_prepared_xacts",
+                Refused("shows other tenants'"),
+            ),
+            (
+                "SELECT * FROM pg_namespace",
+                Refused("relation \"pg_namespace\" is not known"),
+            ),
         ],
     );
 }
@@ -1062,8 +1354,16 @@ fn policy_refusals() {
             Rule::ForbiddenFunction,
             "pg_stat_activity",
         ),
-        ("SELECT * FROM pg_locks", Rule::ForbiddenFunction, "pg_locks"),
-        ("SELECT * FROM pg_stats", Rule::ForbiddenFunction, "pg_stats"),
+        (
+            "SELECT * FROM pg_locks",
+            Rule::ForbiddenFunction,
+            "pg_locks",
+        ),
+        (
+            "SELECT * FROM pg_stats",
+            Rule::ForbiddenFunction,
+            "pg_stats",
+        ),
         (
             "SELECT * FROM pg_statistic",
             Rule::RowScope,
@@ -1094,12 +1394,24 @@ fn policy_refusals() {
             Rule::ForbiddenStatement,
             "COPY to or from a server file",
         ),
-        ("COPY orders FROM STDIN", Rule::RowScope, "COPY FROM into a tenant table"),
+        (
+            "COPY orders FROM STDIN",
+            Rule::RowScope,
+            "COPY FROM into a tenant table",
+        ),
         ("CREATE ROLE x", Rule::ForbiddenStatement, "CREATE ROLE"),
-        ("ALTER TABLE orders ADD COLUMN x int", Rule::RowScope, "ALTER TABLE"),
+        (
+            "ALTER TABLE orders ADD COLUMN x int",
+            Rule::RowScope,
+            "ALTER TABLE",
+        ),
         ("DROP TABLE orders", Rule::RowScope, "DROP"),
         ("LISTEN ch", Rule::ForbiddenStatement, "LISTEN"),
-        ("SELECT * FROM order_totals", Rule::RowScope, "has no tenant column"),
+        (
+            "SELECT * FROM order_totals",
+            Rule::RowScope,
+            "has no tenant column",
+        ),
     ];
     let mut failures = Vec::new();
     for (sql, rule, detail) in cases {
@@ -1198,19 +1510,27 @@ fn fidelity() {
     let cases: &[(&str, Expect)] = &[
         (
             "SELECT id::int, CAST(amount AS numeric(10,2)), item::varchar(20) FROM orders",
-            Out("SELECT id::INT, CAST(amount AS NUMERIC(10,2)), item::VARCHAR(20) FROM {o} AS orders"),
+            Out(
+                "SELECT id::INT, CAST(amount AS NUMERIC(10,2)), item::VARCHAR(20) FROM {o} AS orders",
+            ),
         ),
         (
             "SELECT amount::double precision, id::bigint[] FROM orders WHERE id = $1 AND item = $2::text",
-            Out("SELECT amount::DOUBLE PRECISION, id::BIGINT[] FROM {o} AS orders WHERE id = $1 AND item = $2::TEXT"),
+            Out(
+                "SELECT amount::DOUBLE PRECISION, id::BIGINT[] FROM {o} AS orders WHERE id = $1 AND item = $2::TEXT",
+            ),
         ),
         (
             "SELECT item::text::varchar, id::numeric::int, 1::int8, 'a'::character varying(3) FROM orders",
-            Out("SELECT item::TEXT::VARCHAR, id::NUMERIC::INT, 1::INT8, 'a'::CHARACTER VARYING(3) FROM {o} AS orders"),
+            Out(
+                "SELECT item::TEXT::VARCHAR, id::NUMERIC::INT, 1::INT8, 'a'::CHARACTER VARYING(3) FROM {o} AS orders",
+            ),
         ),
         (
             "SELECT now()::timestamptz, '1'::timestamp(3) with time zone, 'a'::\"char\", 100::money FROM orders",
-            Out("SELECT now()::TIMESTAMPTZ, '1'::TIMESTAMP(3) WITH TIME ZONE, 'a'::\"char\", 100::money FROM {o} AS orders"),
+            Out(
+                "SELECT now()::TIMESTAMPTZ, '1'::TIMESTAMP(3) WITH TIME ZONE, 'a'::\"char\", 100::money FROM {o} AS orders",
+            ),
         ),
         (
             "SELECT interval '1 day', date '2020-01-01' FROM orders",
@@ -1238,27 +1558,39 @@ fn fidelity() {
         ),
         (
             "SELECT a[1], a[1:2], a[2][3] FROM (SELECT ARRAY[1,2,3] AS a FROM orders) s",
-            Out("SELECT a[1], a[1:2], a[2][3] FROM (SELECT ARRAY[1, 2, 3] AS a FROM {o} AS orders) s"),
+            Out(
+                "SELECT a[1], a[1:2], a[2][3] FROM (SELECT ARRAY[1, 2, 3] AS a FROM {o} AS orders) s",
+            ),
         ),
         (
             "SELECT CAST($1 AS int[]), '{{1,2},{3,4}}'::int[][], ARRAY[ARRAY[1,2]], ARRAY[]::int[] FROM orders",
-            Out("SELECT CAST($1 AS INT[]), '{{1,2},{3,4}}'::INT[][], ARRAY[ARRAY[1, 2]], ARRAY[]::INT[] FROM {o} AS orders"),
+            Out(
+                "SELECT CAST($1 AS INT[]), '{{1,2},{3,4}}'::INT[][], ARRAY[ARRAY[1, 2]], ARRAY[]::INT[] FROM {o} AS orders",
+            ),
         ),
         (
             "SELECT id FROM orders WHERE id = ANY(ARRAY[1,2]) AND id <> ALL('{3}'::int[]) AND ARRAY[id] && ARRAY[2]",
-            Out("SELECT id FROM {o} AS orders WHERE id = ANY(ARRAY[1, 2]) AND id <> ALL('{3}'::INT[]) AND ARRAY[id] && ARRAY[2]"),
+            Out(
+                "SELECT id FROM {o} AS orders WHERE id = ANY(ARRAY[1, 2]) AND id <> ALL('{3}'::INT[]) AND ARRAY[id] && ARRAY[2]",
+            ),
         ),
         (
             "SELECT payload -> 'a', payload ->> 'b', payload #> '{a,b}', payload #>> '{a}' FROM events WHERE payload @> '{\"k\":1}' AND payload ? 'k'",
-            Out("SELECT payload -> 'a', payload ->> 'b', payload #> '{a,b}', payload #>> '{a}' FROM {e} AS events WHERE payload @> '{\"k\":1}' AND payload ? 'k'"),
+            Out(
+                "SELECT payload -> 'a', payload ->> 'b', payload #> '{a,b}', payload #>> '{a}' FROM {e} AS events WHERE payload @> '{\"k\":1}' AND payload ? 'k'",
+            ),
         ),
         (
             "SELECT payload ?| ARRAY['a','b'], payload ?& ARRAY['a'], payload <@ '{}'::jsonb, payload #- '{a}' FROM events",
-            Out("SELECT payload ?| ARRAY['a', 'b'], payload ?& ARRAY['a'], payload <@ '{}'::JSONB, payload #- '{a}' FROM {e} AS events"),
+            Out(
+                "SELECT payload ?| ARRAY['a', 'b'], payload ?& ARRAY['a'], payload <@ '{}'::JSONB, payload #- '{a}' FROM {e} AS events",
+            ),
         ),
         (
             "SELECT (payload->>'x')::int, payload -> 0 -> 'a' FROM events WHERE payload @? '$.a' AND payload ? $1",
-            Out("SELECT (payload ->> 'x')::INT, payload -> 0 -> 'a' FROM {e} AS events WHERE payload @? '$.a' AND payload ? $1"),
+            Out(
+                "SELECT (payload ->> 'x')::INT, payload -> 0 -> 'a' FROM {e} AS events WHERE payload @? '$.a' AND payload ? $1",
+            ),
         ),
         (
             "SELECT E'line\\nbreak', E'it\\'s', E'\\\\', e'\\t' FROM orders",
@@ -1267,7 +1599,9 @@ fn fidelity() {
         // Escapes are decoded and printed back escaped: same value, never a closing quote.
         (
             "SELECT E'\\x27; DELETE FROM orders; --', E'\\u0027', E'\\047', E'a''b' FROM orders",
-            Out("SELECT E'\\'; DELETE FROM orders; --', E'\\'', E'\\'', E'a\\'b' FROM {o} AS orders"),
+            Out(
+                "SELECT E'\\'; DELETE FROM orders; --', E'\\'', E'\\'', E'a\\'b' FROM {o} AS orders",
+            ),
         ),
         (
             "SELECT E'\\x41', E'\\u00e9', E'a\\zb', U&'\\0041', U&'\\0027' FROM orders",
@@ -1283,26 +1617,53 @@ fn fidelity() {
         ),
         (
             "SELECT \"Weird \"\"Name\"\"\", item ~* 'x', item LIKE 'a%' ESCAPE '\\' FROM orders -- c",
-            Out("SELECT \"Weird \"\"Name\"\"\", item ~* 'x', item LIKE 'a%' ESCAPE '\\' FROM {o} AS orders"),
+            Out(
+                "SELECT \"Weird \"\"Name\"\"\", item ~* 'x', item LIKE 'a%' ESCAPE '\\' FROM {o} AS orders",
+            ),
         ),
         (
             "INSERT INTO events (id, payload) VALUES ($1, $2::jsonb || '{\"a\": [1, 2]}') RETURNING payload->'a'",
-            Out("INSERT INTO events (id, payload, \"tenant_id\") VALUES ($1, $2::JSONB || '{\"a\": [1, 2]}', {ki}) RETURNING payload -> 'a'"),
+            Out(
+                "INSERT INTO events (id, payload, \"tenant_id\") VALUES ($1, $2::JSONB || '{\"a\": [1, 2]}', {ki}) RETURNING payload -> 'a'",
+            ),
         ),
         (
             "UPDATE events SET payload = payload || $$ {\"x\": \"it's\"} $$::jsonb WHERE id = $1::int",
-            Out("UPDATE events SET payload = payload || $$ {\"x\": \"it's\"} $$::JSONB WHERE (id = $1::INT) AND events.\"tenant_id\" = {ki}"),
+            Out(
+                "UPDATE events SET payload = payload || $$ {\"x\": \"it's\"} $$::JSONB WHERE (id = $1::INT) AND events.\"tenant_id\" = {ki}",
+            ),
         ),
         // Printed with another meaning, so refused.
         ("SELECT X'1F' FROM orders", Refused("a hexadecimal literal")),
         ("SELECT 0x1F FROM orders", Refused("a hexadecimal literal")),
-        ("SELECT 'a' 'b' FROM orders", Refused("adjacent string literals")),
-        ("SELECT 'a' -- c\n'b' FROM orders", Refused("adjacent string literals")),
-        ("SELECT 1abc FROM orders", Refused("a number literal with a prefix or suffix")),
-        ("SELECT 0b101 FROM orders", Refused("a number literal with a prefix or suffix")),
-        ("SELECT 0o17 FROM orders", Refused("a number literal with a prefix or suffix")),
-        ("SELECT U&\"d\\0061t\" FROM orders", Refused("a U&\"...\" identifier")),
-        ("SELECT - -1 FROM orders", Refused("would not read back the same")),
+        (
+            "SELECT 'a' 'b' FROM orders",
+            Refused("adjacent string literals"),
+        ),
+        (
+            "SELECT 'a' -- c\n'b' FROM orders",
+            Refused("adjacent string literals"),
+        ),
+        (
+            "SELECT 1abc FROM orders",
+            Refused("a number literal with a prefix or suffix"),
+        ),
+        (
+            "SELECT 0b101 FROM orders",
+            Refused("a number literal with a prefix or suffix"),
+        ),
+        (
+            "SELECT 0o17 FROM orders",
+            Refused("a number literal with a prefix or suffix"),
+        ),
+        (
+            "SELECT U&\"d\\0061t\" FROM orders",
+            Refused("a U&\"...\" identifier"),
+        ),
+        (
+            "SELECT - -1 FROM orders",
+            Refused("would not read back the same"),
+        ),
         // Unchanged statements are forwarded as written, whatever sqlparser would print.
         ("SELECT X'1F', 'a' 'b', - -1 FROM countries", Same),
     ];
@@ -1316,7 +1677,10 @@ fn fidelity() {
             other => failures.push(format!("{sql}: literals {:?} → {other:?}", before.values)),
         }
         if beyond(&before.types, &after.types).is_none() {
-            failures.push(format!("{sql}: casts {:?} → {:?}", before.types, after.types));
+            failures.push(format!(
+                "{sql}: casts {:?} → {:?}",
+                before.types, after.types
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -1331,7 +1695,11 @@ fn cache() {
     assert_eq!(cache.len(), 1);
     let second = cache.rewrite(&c, sql);
     assert_eq!(cache.len(), 1);
-    assert_eq!(first, rewrite(&c, sql), "the cache gives what rewrite gives");
+    assert_eq!(
+        first,
+        rewrite(&c, sql),
+        "the cache gives what rewrite gives"
+    );
     let (Ok(Rewritten::Changed(a)), Ok(Rewritten::Changed(b))) = (&first, &second) else {
         panic!("{first:?}");
     };
@@ -1380,9 +1748,15 @@ fn cache_bounds() {
     let none = Cache::new(0);
     none.rewrite(&c, "SELECT 1").unwrap();
     assert!(none.is_empty());
-    let long = format!("SELECT * FROM orders WHERE item = '{}'", "x".repeat(17 * 1024));
+    let long = format!(
+        "SELECT * FROM orders WHERE item = '{}'",
+        "x".repeat(17 * 1024)
+    );
     let cache = Cache::new(10);
-    assert!(matches!(cache.rewrite(&c, &long), Ok(Rewritten::Changed(_))));
+    assert!(matches!(
+        cache.rewrite(&c, &long),
+        Ok(Rewritten::Changed(_))
+    ));
     assert!(cache.is_empty(), "texts over 16 KiB are not cached");
 }
 
