@@ -20,6 +20,7 @@
 //! checks need survives: words, string contents and punctuation.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Token<'a> {
@@ -61,7 +62,11 @@ pub type Statement<'a> = Vec<Token<'a>>;
 
 /// Splits `sql` into statements of tokens; empty statements are dropped.
 pub fn statements(sql: &str) -> Result<Vec<Statement<'_>>, String> {
-    let mut lexer = Lexer { src: sql, pos: 0 };
+    let mut lexer = Lexer {
+        src: sql,
+        pos: 0,
+        fold: true,
+    };
     let mut out = Vec::new();
     let mut current = Vec::new();
     while let Some(token) = lexer.next_token()? {
@@ -79,9 +84,38 @@ pub fn statements(sql: &str) -> Result<Vec<Statement<'_>>, String> {
     Ok(out)
 }
 
+/// Byte ranges of the plain literals of `sql`, in order: numbers and `'…'` strings (a
+/// continued string is one range). Parameters, `E''`/`B''`/`X''`/`N''` strings, dollar
+/// quotes and everything inside comments are not plain literals.
+pub fn literal_spans(sql: &str) -> Result<Vec<Range<usize>>, String> {
+    let mut lexer = Lexer {
+        src: sql,
+        pos: 0,
+        fold: false,
+    };
+    let mut spans = Vec::new();
+    loop {
+        lexer.skip_space_and_comments()?;
+        let start = lexer.pos;
+        let Some(token) = lexer.next_token()? else {
+            return Ok(spans);
+        };
+        let plain = match token {
+            Token::Str(_) => sql.as_bytes()[start] == b'\'',
+            Token::Literal => sql.as_bytes()[start] != b'$',
+            _ => false,
+        };
+        if plain {
+            spans.push(start..lexer.pos);
+        }
+    }
+}
+
 struct Lexer<'a> {
     src: &'a str,
     pos: usize,
+    /// Whether words are folded to lower case (not needed where only positions matter).
+    fold: bool,
 }
 
 fn is_ident_start(c: char) -> bool {
@@ -408,7 +442,7 @@ impl<'a> Lexer<'a> {
             }
         }
         let text = self.take_while(is_ident_char);
-        let text = if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        let text = if self.fold && text.bytes().any(|b| b.is_ascii_uppercase()) {
             Cow::Owned(text.to_ascii_lowercase())
         } else {
             Cow::Borrowed(text)
@@ -438,6 +472,18 @@ impl<'a> Lexer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_spans_are_plain_numbers_and_strings() {
+        let sql =
+            "SELECT 1, 2.5e3, 'a''b', $1, E'x', $$y$$, \"3\", t9 -- 'c' 4\n, 'd'\n'e' /* 5 */";
+        let spans: Vec<&str> = literal_spans(sql)
+            .unwrap()
+            .into_iter()
+            .map(|r| &sql[r])
+            .collect();
+        assert_eq!(spans, ["1", "2.5e3", "'a''b'", "'d'\n'e'"]);
+    }
 
     fn words(sql: &str) -> Vec<String> {
         statements(sql)

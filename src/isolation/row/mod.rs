@@ -18,6 +18,7 @@ mod insert;
 mod kinds;
 pub mod rewrite;
 mod scope;
+mod shape;
 mod sql;
 #[cfg(test)]
 mod tests;

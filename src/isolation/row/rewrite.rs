@@ -13,6 +13,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use super::catalog::Catalog;
+use super::shape::Shape;
 use super::{fidelity, refuse, scope};
 use crate::isolation::Violation;
 
@@ -63,7 +64,7 @@ pub fn rewrite(catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
 /// statements hold much memory.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
 
-/// Rewrites by SQL text, refusals included. Bounded: when full, an arbitrary entry makes
+/// Rewrites by SQL text (or by shape, see [`Shape`]), refusals included. Bounded: when full, an arbitrary entry makes
 /// room. A cache serves one catalog; given another (after a reload), it starts over.
 pub struct Cache {
     capacity: usize,
@@ -87,8 +88,25 @@ impl Cache {
         }
     }
 
-    /// [`rewrite`], remembered.
+    /// [`rewrite`], remembered; texts that differ only in literal values share one entry.
     pub fn rewrite(&self, catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
+        if let Some(shape) = Shape::of(sql) {
+            match self.remembered(catalog, &shape.key) {
+                Ok(Rewritten::Unchanged) => return Ok(Rewritten::Unchanged),
+                Ok(Rewritten::Changed(template)) => {
+                    if let Some(filled) = shape.fill(template.as_str()) {
+                        return Ok(Rewritten::Changed(RewrittenSql(filled.into())));
+                    }
+                }
+                // A literal where no parameter may stand (`numeric(10, 2)`, `DATE '…'`):
+                // the text is rewritten as it is.
+                Err(_) => {}
+            }
+        }
+        self.remembered(catalog, sql)
+    }
+
+    fn remembered(&self, catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
         if let Some(hit) = self.get(catalog, sql) {
             return hit;
         }

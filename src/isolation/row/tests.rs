@@ -1749,7 +1749,7 @@ fn cache_bounds() {
     none.rewrite(&c, "SELECT 1").unwrap();
     assert!(none.is_empty());
     let long = format!(
-        "SELECT * FROM orders WHERE item = '{}'",
+        "SELECT * FROM orders WHERE item = E'{}'",
         "x".repeat(17 * 1024)
     );
     let cache = Cache::new(10);
@@ -1758,6 +1758,43 @@ fn cache_bounds() {
         Ok(Rewritten::Changed(_))
     ));
     assert!(cache.is_empty(), "texts over 16 KiB are not cached");
+}
+
+#[test]
+fn cache_shapes() {
+    let c = catalog();
+    let cache = Cache::new(10);
+    let rewritten = |sql: &str| match cache.rewrite(&c, sql) {
+        Ok(Rewritten::Changed(out)) => out.as_str().to_owned(),
+        other => panic!("{sql}: {other:?}"),
+    };
+    let one = rewritten("SELECT item FROM orders WHERE id = 1 AND item <> 'a''b'");
+    let two = rewritten("SELECT item FROM orders WHERE id = 22 AND item <> 'c'");
+    assert_eq!(cache.len(), 1, "one shape serves both texts");
+    assert_eq!(
+        one,
+        rewritten_fresh(
+            &c,
+            "SELECT item FROM orders WHERE id = 1 AND item <> 'a''b'"
+        )
+    );
+    assert_eq!(
+        two,
+        rewritten_fresh(&c, "SELECT item FROM orders WHERE id = 22 AND item <> 'c'")
+    );
+    // No parameter may stand for a type modifier: that text is rewritten as it is.
+    let sql = "SELECT amount::numeric(10, 2) FROM orders WHERE id = 3";
+    assert_eq!(rewritten(sql), rewritten_fresh(&c, sql));
+    assert_eq!(cache.len(), 3, "the failed shape and the text itself");
+    // A refusal is a refusal whatever the literals.
+    assert!(cache.rewrite(&c, "DROP TABLE orders; SELECT 1").is_err());
+}
+
+fn rewritten_fresh(c: &Catalog, sql: &str) -> String {
+    match rewrite(c, sql) {
+        Ok(Rewritten::Changed(out)) => out.as_str().to_owned(),
+        other => panic!("{sql}: {other:?}"),
+    }
 }
 
 #[test]
