@@ -42,7 +42,7 @@ ALTER TABLE pgbench_history ADD COLUMN tenant_id text NOT NULL DEFAULT 't1';
 INSERT INTO pgbench_accounts (aid, bid, abalance, filler, tenant_id)
   SELECT aid + 100000000, bid, 0, filler, 't2' FROM pgbench_accounts;
 CREATE INDEX ON pgbench_accounts (tenant_id);
-VACUUM ANALYZE;
+VACUUM ANALYZE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history;
 SQL
 }
 
@@ -131,7 +131,7 @@ main() {
       s=$(echo "${tps[$workload,$mode,schema]}" | tr ' ' '\n' | grep . | median)
       r=$(echo "${tps[$workload,$mode,row]}" | tr ' ' '\n' | grep . | median)
       awk -v w="$workload" -v m="$mode" -v s="$s" -v r="$r" \
-        'BEGIN {printf "| %s | %s | %.0f | %.0f | %s |\n", w, m, s, r, s > 0 ? sprintf("%.2f", r / s) : "n/a"}'
+        'BEGIN {printf "| %s | %s | %.0f | %.0f | %s |\n", w, m, s, r, (s > 0 ? sprintf("%.2f", r / s) : "n/a")}'
     done
   done
 }

@@ -275,6 +275,31 @@ async fn row_level_security_confines_without_rewriting() {
             .await
             .unwrap_err();
         assert_eq!(sqlstate(&err), "42501");
+        // Errors are no oracle: Postgres applies the policy before any expression of the
+        // query that could fail on a row (piedpiper holds order 501, customer "Richard").
+        // Sequential scans, so that no index condition on the tenant column filters first.
+        for off in ["SET enable_indexscan = off", "SET enable_bitmapscan = off"] {
+            hooli.simple_query(off).await.unwrap();
+        }
+        assert_eq!(
+            one(
+                &hooli,
+                "SELECT count(*) FROM orders WHERE 1 / (id - 501) IS NULL"
+            )
+            .await,
+            "0",
+            "{enforcement}"
+        );
+        let err = hooli
+            .simple_query("SELECT count(*) FROM customers WHERE name::int IS NOT NULL")
+            .await
+            .unwrap_err();
+        let message = err.as_db_error().map(|e| e.message().to_owned());
+        assert_eq!(
+            message.as_deref(),
+            Some("invalid input syntax for type integer: \"Gavin\""),
+            "{enforcement}"
+        );
         assert_eq!(
             direct_counts(&env).await,
             vec![("hooli".into(), 4), ("piedpiper".into(), 7)],
