@@ -174,6 +174,16 @@ const ATTACKS: &[&str] = &[
     "GRANT ALL ON orders TO PUBLIC",
     "CREATE RULE r AS ON SELECT TO orders DO INSTEAD SELECT * FROM customers",
     "CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION f()",
+    // Errors as oracles: an expression that fails on another tenant's value (hooli's own
+    // "Gavin" left out, so that its own row does not fail first).
+    "SELECT * FROM customers WHERE nullif(name, 'Gavin')::int IS NOT NULL",
+    "SELECT * FROM customers c JOIN orders o ON o.id = c.id WHERE nullif(c.name, 'Gavin')::int = 1",
+    "SELECT * FROM (SELECT nullif(name, 'Gavin')::int AS n FROM customers) s WHERE n > 0",
+    "WITH s AS (SELECT nullif(name, 'Gavin')::int AS n FROM customers) SELECT * FROM s WHERE n > 0",
+    "SELECT * FROM orders WHERE EXISTS (SELECT 1 FROM customers c WHERE nullif(c.name, 'Gavin')::int = 1)",
+    "DELETE FROM customers WHERE nullif(name, 'Gavin')::int = 1",
+    "UPDATE customers SET name = name WHERE nullif(name, 'Gavin')::int = 1",
+    "SELECT * FROM customers WHERE nullif(name, 'Gavin')::date IS NULL",
 ];
 
 fn leaked(rows: &[String]) -> Option<&String> {
@@ -232,7 +242,17 @@ async fn escape_attempts_fail_or_see_only_the_tenants_rows() {
                 })
                 .flatten()
                 .collect(),
-            Err(_) => {
+            Err(e) => {
+                // Nor may an error quote it.
+                let said = e
+                    .as_db_error()
+                    .map(|d| format!("{} {}", d.message(), d.detail().unwrap_or("")))
+                    .unwrap_or_default();
+                assert_eq!(
+                    leaked(&[said]),
+                    None,
+                    "{sql}: its error shows another tenant's data"
+                );
                 // A failed transaction block must not stick to the next attack.
                 let _ = hooli.simple_query("ROLLBACK").await;
                 continue;

@@ -13,6 +13,7 @@
 
 pub mod catalog;
 pub mod discover;
+mod fence;
 mod fidelity;
 mod insert;
 mod kinds;

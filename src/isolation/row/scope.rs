@@ -18,7 +18,7 @@ use sqlparser::ast::{
 
 use super::catalog::{self, Catalog, Relation};
 use super::sql::{self, KeyAst};
-use super::{insert, kinds, refuse, write};
+use super::{fence, insert, kinds, refuse, write};
 use crate::isolation::Violation;
 
 /// A tenant relation a statement names, with the key expression of its column type.
@@ -36,6 +36,7 @@ pub(super) fn confine(catalog: &Catalog, statement: &mut Statement) -> Result<bo
         targets: Vec::new(),
         merges: 0,
         changed: false,
+        fence: fence::needed(statement),
     };
     match statement.visit(&mut scope) {
         ControlFlow::Break(violation) => Err(violation),
@@ -54,6 +55,8 @@ struct Scope<'c> {
     /// How many MERGE statements enclose the walk.
     merges: usize,
     changed: bool,
+    /// The statement has an expression that could fail on another tenant's row.
+    fence: bool,
 }
 
 /// Postgres' case folding: unquoted identifiers fold to lower case (ASCII only, as for UTF-8
@@ -195,7 +198,7 @@ impl<'c> Scope<'c> {
                 if self.merges > 0 {
                     return Err(refuse("MERGE reading a tenant table"));
                 }
-                wrap(factor, target.key)?;
+                wrap(factor, target.key, self.fence)?;
                 self.changed = true;
                 Ok(())
             }
@@ -265,7 +268,7 @@ impl<'c> Scope<'c> {
                 let (factor, name) = write::update_target(update)?;
                 let factor = address(factor);
                 if let Some(target) = self.target(name)? {
-                    write::confine_update(update, target.key);
+                    write::confine_update(update, target.key, self.fence);
                     self.changed = true;
                 }
                 self.targets.retain(|t| *t != factor);
@@ -274,7 +277,7 @@ impl<'c> Scope<'c> {
                 let (factor, name) = write::delete_target(delete)?;
                 let factor = address(factor);
                 if let Some(target) = self.target(name)? {
-                    write::confine_delete(delete, target.key);
+                    write::confine_delete(delete, target.key, self.fence);
                     self.changed = true;
                 }
                 self.targets.retain(|t| *t != factor);
@@ -320,8 +323,9 @@ fn query_body(body: &SetExpr) -> Result<(), Violation> {
     }
 }
 
-/// Replaces a tenant table reference by `(SELECT * FROM t WHERE "tenant_id" = <key>) AS a`.
-fn wrap(factor: &mut TableFactor, key: &KeyAst) -> Result<(), Violation> {
+/// Replaces a tenant table reference by `(SELECT * FROM t WHERE "tenant_id" = <key>) AS a`,
+/// with `OFFSET 0` when fenced.
+fn wrap(factor: &mut TableFactor, key: &KeyAst, fence: bool) -> Result<(), Violation> {
     let TableFactor::Table {
         name,
         alias,
@@ -355,7 +359,13 @@ fn wrap(factor: &mut TableFactor, key: &KeyAst) -> Result<(), Violation> {
             sql::alias(last, Vec::new())
         }
     };
-    *factor = sql::derived(key.filtered(name, &[]), alias);
+    let filtered = key.filtered(name, &[]);
+    let filtered = if fence {
+        sql::fenced(filtered)
+    } else {
+        filtered
+    };
+    *factor = sql::derived(filtered, alias);
     Ok(())
 }
 

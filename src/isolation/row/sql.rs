@@ -23,6 +23,8 @@ static SELECT_STAR: LazyLock<Query> = LazyLock::new(|| template("SELECT * FROM t
 static WRAPPED_SOURCE: LazyLock<Query> =
     LazyLock::new(|| template("SELECT * FROM (SELECT 1) AS tenantgate_src"));
 static ONE_ROW: LazyLock<Query> = LazyLock::new(|| template("VALUES (1)"));
+/// `OFFSET 0`: Postgres neither flattens such a subquery nor pushes conditions into it.
+static FENCE: LazyLock<Query> = LazyLock::new(|| template("SELECT 1 OFFSET 0"));
 /// Raises at run time: the message is no integer. The `current_setting` makes the expression
 /// stable, so the planner cannot fold it (and raise) while the row matches.
 static MISMATCH: LazyLock<Expr> = LazyLock::new(|| {
@@ -165,6 +167,35 @@ pub(super) fn quoted(name: &str) -> Ident {
 /// A column name for an INSERT column list, quoted.
 pub(super) fn column_name(name: &str) -> ObjectName {
     ObjectName::from(vec![quoted(name)])
+}
+
+/// `query OFFSET 0` (see [`fence`](super::fence)).
+pub(super) fn fenced(mut query: Query) -> Query {
+    query.limit_clause = FENCE.limit_clause.clone();
+    query
+}
+
+/// `predicate AND CASE WHEN predicate THEN (condition) END`, or `predicate` alone: the
+/// condition runs only on rows the predicate admitted, whatever order Postgres picks.
+pub(super) fn guarded(condition: Option<Expr>, predicate: Expr) -> Expr {
+    let Some(condition) = condition else {
+        return predicate;
+    };
+    let case = Expr::Case {
+        case_token: AttachedToken::empty(),
+        end_token: AttachedToken::empty(),
+        operand: None,
+        conditions: vec![CaseWhen {
+            condition: predicate.clone(),
+            result: Expr::Nested(Box::new(condition)),
+        }],
+        else_result: None,
+    };
+    Expr::BinaryOp {
+        left: Box::new(predicate),
+        op: BinaryOperator::And,
+        right: Box::new(case),
+    }
 }
 
 /// `(left) AND right`, or `right` alone.

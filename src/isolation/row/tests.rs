@@ -121,7 +121,20 @@ const BAD: &str = "('tenantgate: the tenant column must hold the session tenant'
 
 /// Expands the shorthands of an expected text.
 fn expand(expected: &str) -> String {
+    // Upper case: the fenced form (see fence.rs).
     expected
+        .replace(
+            "{O}",
+            "(SELECT * FROM orders WHERE \"tenant_id\" = {kt} OFFSET 0)",
+        )
+        .replace(
+            "{C}",
+            "(SELECT * FROM customers WHERE \"tenant_id\" = {kt} OFFSET 0)",
+        )
+        .replace(
+            "{E}",
+            "(SELECT * FROM events WHERE \"tenant_id\" = {ki} OFFSET 0)",
+        )
         .replace("{o}", "(SELECT * FROM orders WHERE \"tenant_id\" = {kt})")
         .replace(
             "{c}",
@@ -351,7 +364,7 @@ fn select_references() {
             (
                 "SELECT item, sum(amount) FROM orders GROUP BY item HAVING sum(amount) > (SELECT count(*) FROM customers)",
                 Out(
-                    "SELECT item, sum(amount) FROM {o} AS orders GROUP BY item HAVING sum(amount) > (SELECT count(*) FROM {c} AS customers)",
+                    "SELECT item, sum(amount) FROM {O} AS orders GROUP BY item HAVING sum(amount) > (SELECT count(*) FROM {C} AS customers)",
                 ),
             ),
             (
@@ -395,13 +408,13 @@ fn select_references() {
             (
                 "WITH RECURSIVE r AS (SELECT id FROM orders WHERE id = 1 UNION ALL SELECT o.id FROM orders o JOIN r ON o.id = r.id + 1) SELECT * FROM r",
                 Out(
-                    "WITH RECURSIVE r AS (SELECT id FROM {o} AS orders WHERE id = 1 UNION ALL SELECT o.id FROM {o} AS o JOIN r ON o.id = r.id + 1) SELECT * FROM r",
+                    "WITH RECURSIVE r AS (SELECT id FROM {O} AS orders WHERE id = 1 UNION ALL SELECT o.id FROM {O} AS o JOIN r ON o.id = r.id + 1) SELECT * FROM r",
                 ),
             ),
             (
                 "WITH RECURSIVE t(n) AS (VALUES (1) UNION ALL SELECT n+1 FROM t WHERE n < 5) SELECT * FROM t JOIN orders o ON o.id = t.n",
                 Out(
-                    "WITH RECURSIVE t (n) AS (VALUES (1) UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT * FROM t JOIN {o} AS o ON o.id = t.n",
+                    "WITH RECURSIVE t (n) AS (VALUES (1) UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT * FROM t JOIN {O} AS o ON o.id = t.n",
                 ),
             ),
             (
@@ -541,6 +554,51 @@ fn select_references() {
 /// The predicate lives inside a derived table that replaces the tenant table, so it filters
 /// that table's rows before any join: an outer join keeps its null-extended rows, and no
 /// join becomes an inner one.
+/// Statements with an expression that could fail on another tenant's row are fenced (see
+/// fence.rs); plain comparisons keep the flattened, indexable form.
+#[test]
+fn error_oracles() {
+    check(
+        "error_oracles",
+        &[
+            (
+                "SELECT count(*) FROM orders WHERE 1 / (amount - 7) IS NULL",
+                Out("SELECT count(*) FROM {O} AS orders WHERE 1 / (amount - 7) IS NULL"),
+            ),
+            (
+                "SELECT * FROM (SELECT 1 / amount AS x FROM orders) s WHERE x IS NULL",
+                Out("SELECT * FROM (SELECT 1 / amount AS x FROM {O} AS orders) s WHERE x IS NULL"),
+            ),
+            (
+                "SELECT o.id FROM orders o LEFT JOIN customers c ON c.name::int = o.id",
+                Out("SELECT o.id FROM {O} AS o LEFT JOIN {C} AS c ON c.name::INT = o.id"),
+            ),
+            (
+                "DELETE FROM orders WHERE item::int = 1",
+                Out(
+                    "DELETE FROM orders WHERE orders.\"tenant_id\" = {kt} AND CASE WHEN orders.\"tenant_id\" = {kt} THEN (item::INT = 1) END",
+                ),
+            ),
+            (
+                "UPDATE orders o SET amount = 1 FROM customers c WHERE c.id = o.id AND c.name::int = 1",
+                Out(
+                    "UPDATE orders o SET amount = 1 FROM {C} AS c WHERE o.\"tenant_id\" = {kt} AND CASE WHEN o.\"tenant_id\" = {kt} THEN (c.id = o.id AND c.name::INT = 1) END",
+                ),
+            ),
+            (
+                "SELECT id FROM orders WHERE id = 1 AND item LIKE 'x%' AND amount IN (1, 2)",
+                Out(
+                    "SELECT id FROM {o} AS orders WHERE id = 1 AND item LIKE 'x%' AND amount IN (1, 2)",
+                ),
+            ),
+            (
+                "DELETE FROM orders WHERE id = $1",
+                Out("DELETE FROM orders WHERE (id = $1) AND orders.\"tenant_id\" = {kt}"),
+            ),
+        ],
+    );
+}
+
 #[test]
 fn joins() {
     check(
@@ -998,7 +1056,7 @@ fn inserts() {
             (
                 "INSERT INTO orders AS o (id, item) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET item = excluded.item WHERE o.amount > 0",
                 Out(
-                    "INSERT INTO orders AS o (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT(id) DO UPDATE SET item = excluded.item WHERE (o.amount > 0) AND o.\"tenant_id\" = {kt}",
+                    "INSERT INTO orders AS o (id, item, \"tenant_id\") VALUES (1, 'a', {kt}) ON CONFLICT(id) DO UPDATE SET item = excluded.item WHERE o.\"tenant_id\" = {kt} AND CASE WHEN o.\"tenant_id\" = {kt} THEN (o.amount > 0) END",
                 ),
             ),
             (
@@ -1571,7 +1629,7 @@ fn fidelity() {
         (
             "SELECT id FROM orders WHERE id = ANY(ARRAY[1,2]) AND id <> ALL('{3}'::int[]) AND ARRAY[id] && ARRAY[2]",
             Out(
-                "SELECT id FROM {o} AS orders WHERE id = ANY(ARRAY[1, 2]) AND id <> ALL('{3}'::INT[]) AND ARRAY[id] && ARRAY[2]",
+                "SELECT id FROM {O} AS orders WHERE id = ANY(ARRAY[1, 2]) AND id <> ALL('{3}'::INT[]) AND ARRAY[id] && ARRAY[2]",
             ),
         ),
         (
@@ -1589,7 +1647,7 @@ fn fidelity() {
         (
             "SELECT (payload->>'x')::int, payload -> 0 -> 'a' FROM events WHERE payload @? '$.a' AND payload ? $1",
             Out(
-                "SELECT (payload ->> 'x')::INT, payload -> 0 -> 'a' FROM {e} AS events WHERE payload @? '$.a' AND payload ? $1",
+                "SELECT (payload ->> 'x')::INT, payload -> 0 -> 'a' FROM {E} AS events WHERE payload @? '$.a' AND payload ? $1",
             ),
         ),
         (

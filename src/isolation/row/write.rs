@@ -2,8 +2,8 @@
 //! predicate on the tenant column (COPY TO becomes COPY of a filtered query).
 
 use sqlparser::ast::{
-    Assignment, AssignmentTarget, CopySource, Delete, FromTable, Ident, ObjectName, TableAlias,
-    TableFactor, TableWithJoins, Update,
+    Assignment, AssignmentTarget, CopySource, Delete, Expr, FromTable, Ident, ObjectName,
+    TableAlias, TableFactor, TableWithJoins, Update,
 };
 
 use super::refuse;
@@ -96,17 +96,18 @@ fn alias_name(factor: &TableFactor) -> Option<&Ident> {
 
 /// `WHERE w` → `WHERE (w) AND <target>."tenant_id" = <key>`; qualified, because a FROM
 /// relation may have a tenant column too.
-pub(super) fn confine_update(update: &mut Update, key: &KeyAst) {
+/// With `fence`, the WHERE is guarded instead (see [`fence`](super::fence)).
+pub(super) fn confine_update(update: &mut Update, key: &KeyAst, fence: bool) {
     let predicate = match &update.table.relation {
         factor @ TableFactor::Table { name, .. } => {
             key.predicate(qualifier(name, alias_name(factor)))
         }
         _ => return,
     };
-    update.selection = Some(sql::and(update.selection.take(), predicate));
+    update.selection = Some(confined(update.selection.take(), predicate, fence));
 }
 
-pub(super) fn confine_delete(delete: &mut Delete, key: &KeyAst) {
+pub(super) fn confine_delete(delete: &mut Delete, key: &KeyAst, fence: bool) {
     let FromTable::WithFromKeyword(tables) = &delete.from else {
         return;
     };
@@ -116,7 +117,15 @@ pub(super) fn confine_delete(delete: &mut Delete, key: &KeyAst) {
         }
         _ => return,
     };
-    delete.selection = Some(sql::and(delete.selection.take(), predicate));
+    delete.selection = Some(confined(delete.selection.take(), predicate, fence));
+}
+
+fn confined(selection: Option<Expr>, predicate: Expr, fence: bool) -> Expr {
+    if fence {
+        sql::guarded(selection, predicate)
+    } else {
+        sql::and(selection, predicate)
+    }
 }
 
 /// The table a COPY names, if it names one rather than a query.
@@ -140,13 +149,14 @@ pub(super) fn confine_copy(source: &mut CopySource, key: &KeyAst) {
 }
 
 /// ON CONFLICT DO UPDATE: the conflicting row may be another tenant's, so the update is
-/// confined like an UPDATE, through the insert's alias or table name.
+/// confined like an UPDATE, through the insert's alias or table name. Its condition is
+/// always guarded: Postgres evaluates it on the conflicting row, in the order written.
 pub(super) fn confine_conflict_update(
-    selection: &mut Option<sqlparser::ast::Expr>,
+    selection: &mut Option<Expr>,
     name: &ObjectName,
     alias: Option<&Ident>,
     key: &KeyAst,
 ) {
     let predicate = key.predicate(qualifier(name, alias));
-    *selection = Some(sql::and(selection.take(), predicate));
+    *selection = Some(sql::guarded(selection.take(), predicate));
 }
