@@ -60,6 +60,14 @@ pub fn rewrite(catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
     Ok(Rewritten::Changed(RewrittenSql(printed.into())))
 }
 
+/// Whether `sql` has something like a `$n` parameter (in a string or comment too: then it is
+/// merely not shared with texts of the same shape).
+fn has_parameters(sql: &str) -> bool {
+    sql.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'$' && w[1].is_ascii_digit())
+}
+
 /// Texts longer than this are rewritten every time: they are rare, and would let a few
 /// statements hold much memory.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
@@ -90,7 +98,11 @@ impl Cache {
 
     /// [`rewrite`], remembered; texts that differ only in literal values share one entry.
     pub fn rewrite(&self, catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
-        if let Some(shape) = Shape::of(sql) {
+        // A text with parameters comes from a client that prepares statements and sends the
+        // same text again: looked up as it is, with no lexing.
+        if !has_parameters(sql)
+            && let Some(shape) = Shape::of(sql)
+        {
             match self.remembered(catalog, &shape.key) {
                 Ok(Rewritten::Unchanged) => return Ok(Rewritten::Unchanged),
                 Ok(Rewritten::Changed(template)) => {

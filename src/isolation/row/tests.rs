@@ -1844,6 +1844,11 @@ fn cache_shapes() {
     let sql = "SELECT amount::numeric(10, 2) FROM orders WHERE id = 3";
     assert_eq!(rewritten(sql), rewritten_fresh(&c, sql));
     assert_eq!(cache.len(), 3, "the failed shape and the text itself");
+    // Texts with parameters are looked up as they are.
+    rewritten("SELECT item FROM orders WHERE id = $1 LIMIT 5");
+    rewritten("SELECT item FROM orders WHERE id = $1 LIMIT 5");
+    rewritten("SELECT item FROM orders WHERE id = $1 LIMIT 6");
+    assert_eq!(cache.len(), 5);
     // A refusal is a refusal whatever the literals.
     assert!(cache.rewrite(&c, "DROP TABLE orders; SELECT 1").is_err());
 }
