@@ -69,6 +69,24 @@ psql_as_owner() {
   PGPASSWORD=benchpw psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U tenantgate -d "$db" "$@"
 }
 
+# Prints the [proxy] and [[clusters]] sections of a benchmark configuration for tenantgate on
+# TG_PORT in front of the cluster on PG_PORT; the caller appends tenants and users.
+proxy_config() {
+  cat <<CONF
+[proxy]
+listen = "127.0.0.1:$TG_PORT"
+pool_mode = "transaction"
+
+[[clusters]]
+name = "main"
+host = "127.0.0.1"
+port = $PG_PORT
+user = "tenantgate"
+password = "benchpw"
+pool_size = $POOL_SIZE
+CONF
+}
+
 # Starts tenantgate with configuration file $1; sets TG_PID.
 start_tenantgate_with() {
   TENANTGATE_LOG=warn "$root/target/release/tenantgate" serve --config "$1" >"$work/tenantgate.log" 2>&1 &

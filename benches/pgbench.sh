@@ -40,18 +40,9 @@ init_bench_database() {
 
 start_tenantgate() {
   TG_PORT=$(free_port)
-  cat >"$work/tenantgate.toml" <<EOF
-[proxy]
-listen = "127.0.0.1:$TG_PORT"
-pool_mode = "transaction"
-
-[[clusters]]
-name = "main"
-host = "127.0.0.1"
-port = $PG_PORT
-user = "tenantgate"
-password = "benchpw"
-pool_size = $POOL_SIZE
+  {
+    proxy_config
+    cat <<EOF
 
 [[tenants]]
 id = "bench"
@@ -64,6 +55,7 @@ name = "bench_app"
 password = "benchpw"
 tenant = "bench"
 EOF
+  } >"$work/tenantgate.toml"
   start_tenantgate_with "$work/tenantgate.toml"
 }
 

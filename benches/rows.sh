@@ -48,18 +48,9 @@ SQL
 
 start_tenantgate() {
   TG_PORT=$(free_port)
-  cat >"$work/tenantgate.toml" <<CONF
-[proxy]
-listen = "127.0.0.1:$TG_PORT"
-pool_mode = "transaction"
-
-[[clusters]]
-name = "main"
-host = "127.0.0.1"
-port = $PG_PORT
-user = "tenantgate"
-password = "benchpw"
-pool_size = $POOL_SIZE
+  {
+    proxy_config
+    cat <<CONF
 
 [[tenants]]
 id = "t1"
@@ -88,6 +79,7 @@ tenant = "r1"
 tenant_column = "tenant_id"
 enforcement = "rewrite"
 CONF
+  } >"$work/tenantgate.toml"
   start_tenantgate_with "$work/tenantgate.toml"
 }
 

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Options, PASSWORD, TestEnv};
+use support::{Options, TestEnv};
 
 #[tokio::test]
 async fn node_postgres_works_through_the_proxy() {
@@ -13,28 +13,17 @@ async fn node_postgres_works_through_the_proxy() {
         ..Options::default()
     })
     .await;
-    let url = |user: &str, db: &str| {
-        format!(
-            "postgresql://{user}:{PASSWORD}@127.0.0.1:{}/{db}",
-            env.addr().port()
-        )
-    };
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/clients/node/pg_check.js"
     );
-    let out = tokio::process::Command::new("timeout")
-        .args(["120", "node", script])
-        .env("ACME_URL", url("acme_app", "app"))
-        .env("HOOLI_URL", url("hooli_app", "saas"))
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run node (scripts/test.sh installs node-postgres)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.trim() == "ok",
-        "node-postgres check failed:\n{stdout}\n{stderr}"
-    );
+    env.run_client(
+        "node",
+        script,
+        &[
+            ("ACME_URL", env.url("acme_app", "app")),
+            ("HOOLI_URL", env.url("hooli_app", "saas")),
+        ],
+    )
+    .await;
 }

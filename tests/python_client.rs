@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Options, PASSWORD, TestEnv};
+use support::{Options, TestEnv};
 
 #[tokio::test]
 async fn psycopg_works_through_the_proxy() {
@@ -12,28 +12,17 @@ async fn psycopg_works_through_the_proxy() {
         ..Options::default()
     })
     .await;
-    let dsn = |user: &str| {
-        format!(
-            "postgresql://{user}:{PASSWORD}@127.0.0.1:{}/app",
-            env.addr().port()
-        )
-    };
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/clients/psycopg_check.py"
     );
-    let out = tokio::process::Command::new("timeout")
-        .args(["120", "python3", script])
-        .env("ACME_DSN", dsn("acme_app"))
-        .env("GLOBEX_DSN", dsn("globex_app"))
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run python3 (scripts/test.sh installs psycopg)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.trim() == "ok",
-        "psycopg check failed:\n{stdout}\n{stderr}"
-    );
+    env.run_client(
+        "python3",
+        script,
+        &[
+            ("ACME_DSN", env.url("acme_app", "app")),
+            ("GLOBEX_DSN", env.url("globex_app", "app")),
+        ],
+    )
+    .await;
 }

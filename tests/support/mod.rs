@@ -127,6 +127,32 @@ impl TestEnv {
         self.addr
     }
 
+    /// A libpq-style URL of the proxy for `user` on `database`.
+    pub fn url(&self, user: &str, database: &str) -> String {
+        format!(
+            "postgresql://{user}:{PASSWORD}@127.0.0.1:{}/{database}",
+            self.addr.port()
+        )
+    }
+
+    /// Runs a client program of another language (at most 120 s) with `vars` in its
+    /// environment, and asserts that it succeeded and printed `ok`.
+    pub async fn run_client(&self, program: &str, script: &str, vars: &[(&str, String)]) {
+        let out = tokio::process::Command::new("timeout")
+            .args(["120", program, script])
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("run {program} (scripts/test.sh installs it): {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.trim() == "ok",
+            "{script} failed:\n{stdout}\n{stderr}"
+        );
+    }
+
     pub fn config(&self, user: &str, database: &str) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();
         c.host("127.0.0.1")
