@@ -58,6 +58,8 @@ start_postgres() {
     >"$work/postgres.log" 2>&1 &
   pids+=($!)
   wait_for_port "$PG_PORT"
+  # Stopping runuser does not stop the postmaster: its own PID goes on the list too.
+  pids+=("$(head -n 1 "$work/data/postmaster.pid")")
   sleep 0.5
   PGPASSWORD=postgres psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
     -c "CREATE ROLE tenantgate LOGIN PASSWORD 'benchpw'"

@@ -76,11 +76,14 @@ pool_mode = transaction
 default_pool_size = $POOL_SIZE
 max_client_conn = 500
 logfile = $work/pgbouncer.log
+pidfile = $work/pgbouncer.pid
 EOF
   chown postgres "$work"/pgbouncer.ini "$work"/userlist.txt 2>/dev/null || true
   as_service_user "$PGBOUNCER" "$work/pgbouncer.ini" >/dev/null 2>&1 &
   pids+=($!)
   wait_for_port "$BOUNCER_PORT"
+  # Stopping runuser does not stop pgbouncer: its own PID goes on the list too.
+  pids+=("$(cat "$work/pgbouncer.pid")")
 }
 
 # run TARGET WORKLOAD MODE -> "tps latency_ms"
