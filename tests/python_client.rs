@@ -22,6 +22,7 @@ async fn psycopg_works_through_the_proxy() {
         &[
             ("ACME_DSN", env.url("acme_app", "app")),
             ("GLOBEX_DSN", env.url("globex_app", "app")),
+            ("HOOLI_DSN", env.url("hooli_app", "saas")),
         ],
     )
     .await;

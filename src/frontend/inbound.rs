@@ -77,6 +77,13 @@ impl Replacement {
 }
 
 impl Admitted {
+    /// The SQL to run: the replacement, or the client's own text.
+    fn sql<'a>(&'a self, client: &'a [u8]) -> &'a [u8] {
+        self.replacement
+            .as_ref()
+            .map_or(client, |r| r.as_str().as_bytes())
+    }
+
     /// Whether running it leaves settings behind that the proxy does not follow.
     fn changes_untracked(&self) -> bool {
         match &self.session {
@@ -183,14 +190,14 @@ impl Inbound {
             let body = &buf[end + 5..end + h.frame_len];
             match h.tag {
                 b'P' => match parse_message_parts(body) {
-                    Some((name, sql, tail))
-                        if !name.is_empty()
-                            && self
-                                .admit(sql)
-                                .is_ok_and(|a| a.session == SessionEffect::None) =>
-                    {
-                        parses.push((name.to_vec(), sql.to_vec(), tail.to_vec()));
-                    }
+                    Some((name, sql, tail)) if !name.is_empty() => match self.admit_parse(sql) {
+                        // What the statement runs is the admitted text (a row tenant's
+                        // rewrite), exactly as for a Parse that goes to a backend.
+                        Ok(a) if a.session == SessionEffect::None => {
+                            parses.push((name.to_vec(), a.sql(sql).to_vec(), tail.to_vec()));
+                        }
+                        _ => return Ok(false),
+                    },
                     _ => return Ok(false),
                 },
                 b'S' if !parses.is_empty() => {
@@ -339,31 +346,20 @@ impl Inbound {
     fn parse(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
         let (name, sql, tail) = parse_message_parts(frame.body())
             .ok_or_else(|| ClientError::Protocol("malformed Parse message".into()))?;
-        let admitted = self.admit(sql).and_then(|a| match a.replacement {
-            // Rewriting a prepared statement's text is not worth it for a reset.
-            Some(Replacement::PlanReset(_)) => Err(Violation {
-                rule: Rule::PlanLimit,
-                detail: "reset statement_timeout with a simple query, or set a value".into(),
-            }),
-            _ => Ok(a),
-        });
-        match admitted {
+        match self.admit_parse(sql) {
             Ok(a) if name.is_empty() => {
                 if a.changes_untracked() {
                     out.tracker.untracked_change();
                 }
                 out.tracker.push(Request::Parse(None), Origin::Client);
                 match &a.replacement {
-                    Some(r) => unnamed_parse(out.backend, r.as_str().as_bytes(), tail),
+                    Some(_) => unnamed_parse(out.backend, a.sql(sql), tail),
                     None => out.backend.extend_from_slice(&frame.bytes),
                 }
             }
             Err(_) if name.is_empty() && self.deallocation_parse(sql, tail, out) => {}
             Ok(a) => {
-                let sql = a
-                    .replacement
-                    .as_ref()
-                    .map_or(sql, |r| r.as_str().as_bytes());
+                let sql = a.sql(sql);
                 let id = self.registry.intern(sql, tail);
                 let statement = Statement {
                     id,
@@ -465,6 +461,19 @@ impl Inbound {
             session,
             replacement,
         })
+    }
+
+    /// [`admit`](Self::admit) for the text of a Parse.
+    fn admit_parse(&self, sql: &[u8]) -> Result<Admitted, Violation> {
+        let admitted = self.admit(sql)?;
+        match admitted.replacement {
+            // Rewriting a prepared statement's text is not worth it for a reset.
+            Some(Replacement::PlanReset(_)) => Err(Violation {
+                rule: Rule::PlanLimit,
+                detail: "reset statement_timeout with a simple query, or set a value".into(),
+            }),
+            _ => Ok(admitted),
+        }
     }
 
     /// Keeps statement_timeout within the plan: values above it are refused, and a reset

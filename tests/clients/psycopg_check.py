@@ -1,6 +1,6 @@
 """Exercises tenantgate with psycopg 3, a client in another language than the proxy's tests.
 
-Run by tests/python_client.rs with ACME_DSN and GLOBEX_DSN pointing at the proxy. Prints
+Run by tests/python_client.rs with ACME_DSN, GLOBEX_DSN and HOOLI_DSN pointing at the proxy. Prints
 "ok" and exits 0 when everything behaves as on PostgreSQL itself.
 """
 
@@ -12,6 +12,7 @@ import psycopg
 
 ACME = os.environ["ACME_DSN"]
 GLOBEX = os.environ["GLOBEX_DSN"]
+HOOLI = os.environ["HOOLI_DSN"]
 
 
 def check(condition, what):
@@ -39,6 +40,15 @@ def prepared_and_binary():
             for k in range(5):
                 (n,) = a.execute(f"SELECT count(*) + {k} FROM orders WHERE id > %s", (1,)).fetchone()
                 check(n == 1 + k, f"statement {k}: got {n}")
+
+
+def row_tenant_prepared():
+    # psycopg prepares with libpq's PQsendPrepare (a Parse and a Sync alone), which the proxy
+    # answers without a backend: the statement it keeps must be the row tenant's rewrite.
+    with psycopg.connect(HOOLI, prepare_threshold=0, autocommit=True) as h:
+        for _ in range(3):
+            (n,) = h.execute("SELECT count(*) FROM orders WHERE id > %s", (0,)).fetchone()
+            check(n == 3, f"hooli sees its 3 rows, got {n}")
 
 
 def transactions_and_copy():
@@ -90,6 +100,13 @@ def refusals():
             pass
 
 
-for step in (prepared_and_binary, transactions_and_copy, pipeline, cancel, refusals):
+for step in (
+    prepared_and_binary,
+    row_tenant_prepared,
+    transactions_and_copy,
+    pipeline,
+    cancel,
+    refusals,
+):
     step()
 print("ok")
