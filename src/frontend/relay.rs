@@ -293,13 +293,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                 {
                     return Err(ClientError::BackendLost);
                 }
-                outbound.drain(backend_buf, &mut link.tracker(), &mut chunks, &mut changes)?;
+                let confirmed = {
+                    let mut tracker = link.tracker();
+                    outbound.drain(backend_buf, &mut tracker, &mut chunks, &mut changes)?;
+                    tracker.take_confirmed()
+                };
                 if !changes.is_empty() {
                     apply_to_server(params, &changes);
                     settings.apply(&changes);
                     changes.clear();
                 }
-                for change in link.tracker().take_confirmed() {
+                for change in confirmed {
                     settings.apply_change(&change, unreported);
                 }
                 link.backend_quiet.store(

@@ -120,20 +120,13 @@ pub type Scopes = BTreeMap<Place, Option<Arc<RowScope>>>;
 /// Postgres will enforce it (policies in place, a role that does not bypass them).
 pub async fn load(config: &Config) -> Result<Scopes, DiscoverError> {
     let mut scopes = Scopes::new();
-    for t in &config.tenants {
-        let place = (t.cluster.clone(), t.database.clone());
-        if !matches!(t.isolation, Isolation::Row { .. }) || scopes.contains_key(&place) {
-            continue;
-        }
-        let cluster = config
-            .cluster(&t.cluster)
-            .expect("validated configurations name existing clusters");
-        let found = discover_database(cluster, &t.database, config).await?;
+    for (place, cluster) in row_databases(config) {
+        let found = discover_database(cluster, &place.1, config).await?;
         if config.row.enforcement.uses_rls()
             && let Some(message) = found.rls_problem(&cluster.user)
         {
             return Err(DiscoverError::Invalid {
-                database: t.database.clone(),
+                database: place.1,
                 message,
             });
         }
@@ -147,33 +140,40 @@ pub async fn load(config: &Config) -> Result<Scopes, DiscoverError> {
     Ok(scopes)
 }
 
-/// `tenantgate provision-rls`: the tenant policy on every tenant table of every row database.
-/// Returns the SQL it ran (or, with `dry_run`, would run), per database.
-pub async fn provision(config: &Config, dry_run: bool) -> Result<String, DiscoverError> {
-    let mut report = String::new();
-    let mut done = std::collections::HashSet::new();
+/// Each database that holds row tenants, once, with its cluster.
+fn row_databases(config: &Config) -> Vec<(Place, &Cluster)> {
+    let mut places: Vec<(Place, &Cluster)> = Vec::new();
     for t in &config.tenants {
-        if !matches!(t.isolation, Isolation::Row { .. })
-            || !done.insert((t.cluster.clone(), t.database.clone()))
+        let place = (t.cluster.clone(), t.database.clone());
+        if !matches!(t.isolation, Isolation::Row { .. }) || places.iter().any(|(p, _)| *p == place)
         {
             continue;
         }
         let cluster = config
             .cluster(&t.cluster)
             .expect("validated configurations name existing clusters");
-        let found = discover_database(cluster, &t.database, config).await?;
+        places.push((place, cluster));
+    }
+    places
+}
+
+/// `tenantgate provision-rls`: the tenant policy on every tenant table of every row database.
+/// Returns the SQL it ran (or, with `dry_run`, would run), per database.
+pub async fn provision(config: &Config, dry_run: bool) -> Result<String, DiscoverError> {
+    let mut report = String::new();
+    for ((cluster_name, database), cluster) in row_databases(config) {
+        let found = discover_database(cluster, &database, config).await?;
         let sql = found.provision_sql(&config.row);
         if !dry_run {
             let failed = |source| DiscoverError::Query {
-                database: t.database.clone(),
+                database: database.clone(),
                 source,
             };
-            let client = connect(cluster, &t.database).await.map_err(failed)?;
+            let client = connect(cluster, &database).await.map_err(failed)?;
             client.batch_execute(&sql).await.map_err(failed)?;
         }
         report.push_str(&format!(
-            "-- database {} on cluster {}\n{sql}",
-            t.database, t.cluster
+            "-- database {database} on cluster {cluster_name}\n{sql}"
         ));
     }
     Ok(report)
