@@ -81,7 +81,7 @@ pool_mode = "transaction"
 
 [[clusters]]
 name = "main"
-host = "127.0.0.1"
+host = "${BACKEND_HOST:-127.0.0.1}"
 port = $PG_PORT
 user = "tenantgate"
 password = "benchpw"
@@ -91,7 +91,7 @@ CONF
 
 # Starts tenantgate with configuration file $1; sets TG_PID.
 start_tenantgate_with() {
-  TENANTGATE_LOG=warn "$root/target/release/tenantgate" serve --config "$1" >"$work/tenantgate.log" 2>&1 &
+  env ${TG_ENV:-} TENANTGATE_LOG=warn "$root/target/release/tenantgate" serve --config "$1" >"$work/tenantgate.log" 2>&1 &
   pids+=($!)
   TG_PID=$!
   wait_for_port "$TG_PORT"

@@ -9,12 +9,29 @@ use support::{Options, TestEnv, orders, sqlstate};
 
 #[tokio::test]
 async fn a_cancel_ends_only_its_own_clients_query() {
+    cancel_isolation(false).await;
+}
+
+/// With the server reached through its socket, cancels take that way too.
+#[tokio::test]
+async fn a_cancel_ends_only_its_own_clients_query_over_a_unix_socket() {
+    cancel_isolation(true).await;
+}
+
+async fn cancel_isolation(unix_socket: bool) {
     let env = TestEnv::with(Options {
         pool_size: 4,
+        unix_socket,
         ..Options::default()
     })
     .await;
     let acme = env.client("acme_app", "app").await;
+    // inet_client_addr() is NULL for a Unix-domain connection.
+    let row = acme
+        .query_one("SELECT inet_client_addr() IS NULL", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, bool>(0), unix_socket, "the backend transport");
     let globex = env.client("globex_app", "app").await;
     let acme_cancel = acme.cancel_token();
     let started = Instant::now();

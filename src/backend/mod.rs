@@ -4,21 +4,20 @@
 //! through it without decoding rows.
 
 mod startup;
+mod stream;
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::SocketAddr;
 
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 pub use startup::connect;
+pub use stream::{Endpoint, ServerStream};
 
 /// Where and as whom to log in.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub host: String,
-    pub port: u16,
+    pub endpoint: Endpoint,
     pub user: String,
     pub password: crate::config::Secret,
     pub database: String,
@@ -39,10 +38,9 @@ pub enum BackendError {
 /// A logged-in backend connection.
 #[derive(Debug)]
 pub struct Connection {
-    pub stream: TcpStream,
+    pub stream: ServerStream,
     /// Bytes read from the server and not yet handled; empty between transactions.
     pub read_buf: BytesMut,
-    pub addr: SocketAddr,
     pub cancel_key: CancelKey,
     /// ParameterStatus values the server reported at login.
     pub params: Vec<(String, String)>,
@@ -57,9 +55,9 @@ pub struct Connection {
 }
 
 /// What a CancelRequest for this connection must carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelKey {
-    pub addr: SocketAddr,
+    pub endpoint: Endpoint,
     pub pid: i32,
     pub secret: i32,
 }
@@ -70,7 +68,7 @@ impl CancelKey {
     pub async fn cancel(self) {
         let mut buf = BytesMut::with_capacity(16);
         postgres_protocol::message::frontend::cancel_request(self.pid, self.secret, &mut buf);
-        match TcpStream::connect(self.addr).await {
+        match self.endpoint.connect().await {
             Ok(mut s) => {
                 if let Err(e) = s.write_all(&buf).await {
                     tracing::debug!(error = %e, "sending cancel request failed");

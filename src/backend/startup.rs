@@ -1,13 +1,11 @@
 //! Backend login: startup packet, then trust, cleartext, MD5 or SCRAM-SHA-256.
 
+use super::{BackendError, CancelKey, Connection, ServerStream, Target};
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::authentication::sasl::{ChannelBinding, SCRAM_SHA_256, ScramSha256};
 use postgres_protocol::message::{backend, frontend};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use super::{BackendError, CancelKey, Connection, Target};
 
 /// Startup options every backend connection gets. `standard_conforming_strings` must be on so
 /// that Postgres tokenizes string literals the way the proxy's SQL checks do, and UTF8 so that
@@ -16,9 +14,7 @@ const PINNED_OPTIONS: &str = "-c standard_conforming_strings=on -c client_encodi
 
 /// Opens and authenticates one connection; the caller applies a timeout.
 pub async fn connect(target: &Target) -> Result<Connection, BackendError> {
-    let mut stream = TcpStream::connect((target.host.as_str(), target.port)).await?;
-    stream.set_nodelay(true)?;
-    let addr = stream.peer_addr()?;
+    let mut stream = target.endpoint.connect().await?;
     let mut out = BytesMut::with_capacity(256);
     frontend::startup_message(
         [
@@ -86,7 +82,7 @@ pub async fn connect(target: &Target) -> Result<Connection, BackendError> {
             }
             backend::Message::BackendKeyData(k) => {
                 key = Some(CancelKey {
-                    addr,
+                    endpoint: target.endpoint.clone(),
                     pid: k.process_id(),
                     secret: k.secret_key(),
                 });
@@ -112,7 +108,6 @@ pub async fn connect(target: &Target) -> Result<Connection, BackendError> {
     Ok(Connection {
         stream,
         read_buf: buf,
-        addr,
         cancel_key,
         params,
         context: None,
@@ -123,7 +118,7 @@ pub async fn connect(target: &Target) -> Result<Connection, BackendError> {
 }
 
 async fn read_message(
-    stream: &mut TcpStream,
+    stream: &mut ServerStream,
     buf: &mut BytesMut,
 ) -> Result<backend::Message, BackendError> {
     loop {

@@ -45,7 +45,7 @@ impl CancelRegistry {
             sessions
                 .get(&pid)
                 .filter(|(known, _)| constant_time_eq(known, secret))
-                .and_then(|(_, slot)| *slot.lock().expect("cancel slot lock"))
+                .and_then(|(_, slot)| slot.lock().expect("cancel slot lock").clone())
         };
         match target {
             Some(key) => key.cancel().await,

@@ -107,7 +107,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                     continue;
                 }
             };
-            self.cancel.set(checkout.conn().cancel_key);
+            self.cancel.set(checkout.conn().cancel_key.clone());
             let result = self.attached(&mut checkout).await;
             self.cancel.clear();
             match result {

@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use context::{Context, Preamble, quote_ident, write_preamble};
 pub use manager::Manager;
 
-use crate::backend::{BackendError, Connection, Target};
+use crate::backend::{BackendError, Connection, Endpoint, Target};
 use crate::config::{Config, Isolation, PoolMode};
 use crate::error::ClientError;
 
@@ -128,8 +128,7 @@ impl DbPool {
         let server_params = Arc::new(OnceLock::new());
         let manager = Manager {
             target: Target {
-                host: cluster.host.clone(),
-                port: cluster.port,
+                endpoint: Endpoint::new(&cluster.host, cluster.port),
                 user: cluster.user.clone(),
                 password: cluster.password.clone(),
                 database: key.database.clone(),

@@ -28,6 +28,8 @@ pub struct Options {
     pub enforcement: &'static str,
     /// Run `provision-rls` before the proxy starts.
     pub provision_rls: bool,
+    /// Reach Postgres through its Unix-domain socket instead of TCP.
+    pub unix_socket: bool,
 }
 
 impl Default for Options {
@@ -40,6 +42,7 @@ impl Default for Options {
             saas_sql: String::new(),
             enforcement: "rewrite",
             provision_rls: false,
+            unix_socket: false,
         }
     }
 }
@@ -78,6 +81,10 @@ impl TestEnv {
         if !options.acme_plan.is_empty() {
             text = text.replacen("id = \"acme\"\n", "id = \"acme\"\nplan = \"test\"\n", 1)
                 + &format!("\n[plans.test]\n{}\n", options.acme_plan);
+        }
+        if options.unix_socket {
+            let host = format!("host = \"{}\"", cluster.host());
+            text = text.replace(&host, &format!("host = \"{}\"", cluster.dir().display()));
         }
         let text = text
             .replace(
