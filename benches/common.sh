@@ -71,6 +71,16 @@ psql_as_owner() {
   PGPASSWORD=benchpw psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U tenantgate -d "$db" "$@"
 }
 
+# Where the proxies reach Postgres: BACKEND=tcp (loopback, the default) or BACKEND=unix (its
+# socket directory, as a proxy on the database machine would).
+backend_host() {
+  case ${BACKEND:-tcp} in
+    tcp) echo 127.0.0.1 ;;
+    unix) echo "$work" ;;
+    *) log "BACKEND must be tcp or unix"; return 1 ;;
+  esac
+}
+
 # Prints the [proxy] and [[clusters]] sections of a benchmark configuration for tenantgate on
 # TG_PORT in front of the cluster on PG_PORT; the caller appends tenants and users.
 proxy_config() {
@@ -81,7 +91,7 @@ pool_mode = "transaction"
 
 [[clusters]]
 name = "main"
-host = "${BACKEND_HOST:-127.0.0.1}"
+host = "$(backend_host)"
 port = $PG_PORT
 user = "tenantgate"
 password = "benchpw"
@@ -91,7 +101,7 @@ CONF
 
 # Starts tenantgate with configuration file $1; sets TG_PID.
 start_tenantgate_with() {
-  env ${TG_ENV:-} TENANTGATE_LOG=warn "$root/target/release/tenantgate" serve --config "$1" >"$work/tenantgate.log" 2>&1 &
+  TENANTGATE_LOG=warn "$root/target/release/tenantgate" serve --config "$1" >"$work/tenantgate.log" 2>&1 &
   pids+=($!)
   TG_PID=$!
   wait_for_port "$TG_PORT"

@@ -5,6 +5,7 @@
 #   bash benches/pgbench.sh                  # defaults below
 #   CLIENTS=16 DURATION=10 ROUNDS=3 SCALE=10 POOL_SIZE=16 bash benches/pgbench.sh
 #   CASES="select-only:prepared connect:simple" bash benches/pgbench.sh
+#   BACKEND=unix bash benches/pgbench.sh     # proxies reach Postgres by its socket
 #
 # A case is WORKLOAD:MODE; workloads: select-only (-S), tpcb (the default script),
 # connect (-S with -C: a new connection, with SCRAM authentication, per transaction).
@@ -64,7 +65,7 @@ start_pgbouncer() {
   echo '"tenantgate" "benchpw"' >"$work/userlist.txt"
   cat >"$work/pgbouncer.ini" <<EOF
 [databases]
-bench = host=127.0.0.1 port=$PG_PORT dbname=bench
+bench = host=$(backend_host) port=$PG_PORT dbname=bench
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -128,7 +129,7 @@ main() {
   done
 
   echo
-  echo "pgbench: $CLIENTS clients, $THREADS threads, ${DURATION}s x $ROUNDS rounds (median), scale $SCALE, pool $POOL_SIZE"
+  echo "pgbench: $CLIENTS clients, $THREADS threads, ${DURATION}s x $ROUNDS rounds (median), scale $SCALE, pool $POOL_SIZE, proxies reach Postgres by ${BACKEND:-tcp}"
   echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(psql --version | head -1); $("$PGBOUNCER" --version 2>/dev/null | head -1)"
   echo
   echo "| workload | mode | direct tps | tenantgate tps | pgbouncer tps | tenantgate/direct | tenantgate/pgbouncer | latency ms (direct / tenantgate / pgbouncer) | tenantgate CPU µs/tx |"

@@ -1,19 +1,20 @@
 //! The walk over one statement: every relation and function is checked, every read of a
-//! tenant table is replaced by a derived table that filters first, and every write to one is
+//! tenant table is replaced by a derived table that filters first (or, read alone by a
+//! SELECT, gets the tenant predicate in that SELECT's WHERE), and every write to one is
 //! handed to [`write`](super::write) or [`insert`](super::insert).
 //!
 //! sqlparser's `VisitorMut` reaches every table factor, expression, query and statement, also
 //! the statements nested in CTEs, EXPLAIN and PREPARE, so nested DML gets the same treatment
 //! as top-level DML. Wrapping happens in `post_visit_table_factor` (the new subquery is never
-//! walked again) and writes are rewritten in `post_visit_statement` (after their reads), so
-//! nothing the rewriter adds is itself checked or wrapped.
+//! walked again), predicates in `post_visit_select` and writes in `post_visit_statement`
+//! (after their reads), so nothing the rewriter adds is itself checked or wrapped.
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, Function, Ident, ObjectName, ObjectNamePart, Query, SetExpr, Statement,
-    TableAlias, TableFactor, VisitMut, VisitorMut,
+    BinaryOperator, Expr, Function, Ident, ObjectName, ObjectNamePart, Query, Select, SetExpr,
+    Statement, TableAlias, TableFactor, TableWithJoins, VisitMut, VisitorMut,
 };
 
 use super::catalog::{self, Catalog, Relation};
@@ -34,6 +35,7 @@ pub(super) fn confine(catalog: &Catalog, statement: &mut Statement) -> Result<bo
         ctes: Vec::new(),
         frames: Vec::new(),
         targets: Vec::new(),
+        selects: Vec::new(),
         merges: 0,
         changed: false,
         fence: fence::needed(statement),
@@ -49,9 +51,11 @@ struct Scope<'c> {
     /// Folded CTE names in scope, innermost last; `frames` marks where each query's start.
     ctes: Vec<String>,
     frames: Vec<usize>,
-    /// Addresses of the table factors that DML statements write to: they are confined by a
-    /// predicate on the statement, not wrapped.
+    /// Addresses of the table factors confined by a predicate on their statement or SELECT,
+    /// not wrapped: DML targets, and tenant tables a SELECT reads alone.
     targets: Vec<usize>,
+    /// For each SELECT being walked, innermost last: the predicate its WHERE gets.
+    selects: Vec<Option<Expr>>,
     /// How many MERGE statements enclose the walk.
     merges: usize,
     changed: bool,
@@ -219,6 +223,57 @@ impl<'c> Scope<'c> {
         }
     }
 
+    /// A SELECT whose FROM is one tenant table and nothing else gets the tenant predicate in
+    /// its own WHERE: what Postgres would flatten the derived table into, without the cost
+    /// of planning a subquery (a fifth of a point lookup's time, measured on PG 15). Not when
+    /// fenced, and not under a column alias list, which could rename the tenant column.
+    fn enter_select(&mut self, select: &Select) -> Result<(), Violation> {
+        let mut predicate = None;
+        if let [TableWithJoins { relation, joins }] = select.from.as_slice()
+            && joins.is_empty()
+            && !self.fence
+            && self.merges == 0
+            && let TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                version: None,
+                with_ordinality: false,
+                json_path: None,
+                sample: None,
+                with_hints,
+                partitions,
+                index_hints,
+            } = relation
+            && with_hints.is_empty()
+            && partitions.is_empty()
+            && index_hints.is_empty()
+            && alias.as_ref().is_none_or(|a| a.columns.is_empty())
+            && let Some(target) = self.target(name)?
+        {
+            // The name the row is known by: the alias, else the table name's last part.
+            let qualifier = match alias {
+                Some(a) => Some(&a.name),
+                None => name.0.last().and_then(|p| p.as_ident()),
+            };
+            predicate = Some(target.key.predicate(qualifier));
+            self.targets.push(address(relation));
+        }
+        self.selects.push(predicate);
+        Ok(())
+    }
+
+    fn leave_select(&mut self, select: &mut Select) {
+        if let Some(Some(predicate)) = self.selects.pop() {
+            if let Some(TableWithJoins { relation, .. }) = select.from.first() {
+                let factor = address(relation);
+                self.targets.retain(|t| *t != factor);
+            }
+            select.selection = Some(sql::and(select.selection.take(), predicate));
+            self.changed = true;
+        }
+    }
+
     fn enter_statement(&mut self, statement: &Statement) -> Result<(), Violation> {
         kinds::check(statement)?;
         match statement {
@@ -380,6 +435,15 @@ impl VisitorMut for Scope<'_> {
         if let Some(start) = self.frames.pop() {
             self.ctes.truncate(start);
         }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<Violation> {
+        into_flow(self.enter_select(select))
+    }
+
+    fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<Violation> {
+        self.leave_select(select);
         ControlFlow::Continue(())
     }
 

@@ -11,61 +11,73 @@ fn fidelity() {
         (
             "SELECT id::int, CAST(amount AS numeric(10,2)), item::varchar(20) FROM orders",
             Out(
-                "SELECT id::INT, CAST(amount AS NUMERIC(10,2)), item::VARCHAR(20) FROM {o} AS orders",
+                "SELECT id::INT, CAST(amount AS NUMERIC(10,2)), item::VARCHAR(20) FROM orders WHERE orders.\"tenant_id\" = {kt}",
             ),
         ),
         (
             "SELECT amount::double precision, id::bigint[] FROM orders WHERE id = $1 AND item = $2::text",
             Out(
-                "SELECT amount::DOUBLE PRECISION, id::BIGINT[] FROM {o} AS orders WHERE id = $1 AND item = $2::TEXT",
+                "SELECT amount::DOUBLE PRECISION, id::BIGINT[] FROM orders WHERE (id = $1 AND item = $2::TEXT) AND orders.\"tenant_id\" = {kt}",
             ),
         ),
         (
             "SELECT item::text::varchar, id::numeric::int, 1::int8, 'a'::character varying(3) FROM orders",
             Out(
-                "SELECT item::TEXT::VARCHAR, id::NUMERIC::INT, 1::INT8, 'a'::CHARACTER VARYING(3) FROM {o} AS orders",
+                "SELECT item::TEXT::VARCHAR, id::NUMERIC::INT, 1::INT8, 'a'::CHARACTER VARYING(3) FROM orders WHERE orders.\"tenant_id\" = {kt}",
             ),
         ),
         (
             "SELECT now()::timestamptz, '1'::timestamp(3) with time zone, 'a'::\"char\", 100::money FROM orders",
             Out(
-                "SELECT now()::TIMESTAMPTZ, '1'::TIMESTAMP(3) WITH TIME ZONE, 'a'::\"char\", 100::money FROM {o} AS orders",
+                "SELECT now()::TIMESTAMPTZ, '1'::TIMESTAMP(3) WITH TIME ZONE, 'a'::\"char\", 100::money FROM orders WHERE orders.\"tenant_id\" = {kt}",
             ),
         ),
         (
             "SELECT interval '1 day', date '2020-01-01' FROM orders",
-            Out("SELECT INTERVAL '1 day', DATE '2020-01-01' FROM {o} AS orders"),
+            Out(
+                "SELECT INTERVAL '1 day', DATE '2020-01-01' FROM orders WHERE orders.\"tenant_id\" = {kt}",
+            ),
         ),
         (
             "SELECT $1, $2::int, $10 FROM orders WHERE id = $3",
-            Out("SELECT $1, $2::INT, $10 FROM {o} AS orders WHERE id = $3"),
+            Out(
+                "SELECT $1, $2::INT, $10 FROM orders WHERE (id = $3) AND orders.\"tenant_id\" = {kt}",
+            ),
         ),
         (
             "SELECT id FROM orders WHERE item = ANY($1::text[])",
-            Out("SELECT id FROM {o} AS orders WHERE item = ANY($1::TEXT[])"),
+            Out(
+                "SELECT id FROM orders WHERE (item = ANY($1::TEXT[])) AND orders.\"tenant_id\" = {kt}",
+            ),
         ),
         (
             "SELECT $$a 'quoted' $ string$$ || item FROM orders",
-            Out("SELECT $$a 'quoted' $ string$$ || item FROM {o} AS orders"),
+            Out(
+                "SELECT $$a 'quoted' $ string$$ || item FROM orders WHERE orders.\"tenant_id\" = {kt}",
+            ),
         ),
         (
             "SELECT $tag$ it's $$ nested $tag$, $$$$, $q$$$q$ FROM orders",
-            Out("SELECT $tag$ it's $$ nested $tag$, $$$$, $q$$$q$ FROM {o} AS orders"),
+            Out(
+                "SELECT $tag$ it's $$ nested $tag$, $$$$, $q$$$q$ FROM orders WHERE orders.\"tenant_id\" = {kt}",
+            ),
         ),
         (
             "SELECT ARRAY[1,2], '{1,2}'::int[], (ARRAY[id, 2])[1] FROM orders",
-            Out("SELECT ARRAY[1, 2], '{1,2}'::INT[], (ARRAY[id, 2])[1] FROM {o} AS orders"),
+            Out(
+                "SELECT ARRAY[1, 2], '{1,2}'::INT[], (ARRAY[id, 2])[1] FROM orders WHERE orders.\"tenant_id\" = {kt}",
+            ),
         ),
         (
             "SELECT a[1], a[1:2], a[2][3] FROM (SELECT ARRAY[1,2,3] AS a FROM orders) s",
             Out(
-                "SELECT a[1], a[1:2], a[2][3] FROM (SELECT ARRAY[1, 2, 3] AS a FROM {o} AS orders) s",
+                "SELECT a[1], a[1:2], a[2][3] FROM (SELECT ARRAY[1, 2, 3] AS a FROM orders WHERE orders.\"tenant_id\" = {kt}) s",
             ),
         ),
         (
             "SELECT CAST($1 AS int[]), '{{1,2},{3,4}}'::int[][], ARRAY[ARRAY[1,2]], ARRAY[]::int[] FROM orders",
             Out(
-                "SELECT CAST($1 AS INT[]), '{{1,2},{3,4}}'::INT[][], ARRAY[ARRAY[1, 2]], ARRAY[]::INT[] FROM {o} AS orders",
+                "SELECT CAST($1 AS INT[]), '{{1,2},{3,4}}'::INT[][], ARRAY[ARRAY[1, 2]], ARRAY[]::INT[] FROM orders WHERE orders.\"tenant_id\" = {kt}",
             ),
         ),
         (
@@ -77,13 +89,13 @@ fn fidelity() {
         (
             "SELECT payload -> 'a', payload ->> 'b', payload #> '{a,b}', payload #>> '{a}' FROM events WHERE payload @> '{\"k\":1}' AND payload ? 'k'",
             Out(
-                "SELECT payload -> 'a', payload ->> 'b', payload #> '{a,b}', payload #>> '{a}' FROM {e} AS events WHERE payload @> '{\"k\":1}' AND payload ? 'k'",
+                "SELECT payload -> 'a', payload ->> 'b', payload #> '{a,b}', payload #>> '{a}' FROM events WHERE (payload @> '{\"k\":1}' AND payload ? 'k') AND events.\"tenant_id\" = {ki}",
             ),
         ),
         (
             "SELECT payload ?| ARRAY['a','b'], payload ?& ARRAY['a'], payload <@ '{}'::jsonb, payload #- '{a}' FROM events",
             Out(
-                "SELECT payload ?| ARRAY['a', 'b'], payload ?& ARRAY['a'], payload <@ '{}'::JSONB, payload #- '{a}' FROM {e} AS events",
+                "SELECT payload ?| ARRAY['a', 'b'], payload ?& ARRAY['a'], payload <@ '{}'::JSONB, payload #- '{a}' FROM events WHERE events.\"tenant_id\" = {ki}",
             ),
         ),
         (
@@ -94,31 +106,37 @@ fn fidelity() {
         ),
         (
             "SELECT E'line\\nbreak', E'it\\'s', E'\\\\', e'\\t' FROM orders",
-            Out("SELECT E'line\\nbreak', E'it\\'s', E'\\\\', E'\\t' FROM {o} AS orders"),
+            Out(
+                "SELECT E'line\\nbreak', E'it\\'s', E'\\\\', E'\\t' FROM orders WHERE orders.\"tenant_id\" = {kt}",
+            ),
         ),
         // Escapes are decoded and printed back escaped: same value, never a closing quote.
         (
             "SELECT E'\\x27; DELETE FROM orders; --', E'\\u0027', E'\\047', E'a''b' FROM orders",
             Out(
-                "SELECT E'\\'; DELETE FROM orders; --', E'\\'', E'\\'', E'a\\'b' FROM {o} AS orders",
+                "SELECT E'\\'; DELETE FROM orders; --', E'\\'', E'\\'', E'a\\'b' FROM orders WHERE orders.\"tenant_id\" = {kt}",
             ),
         ),
         (
             "SELECT E'\\x41', E'\\u00e9', E'a\\zb', U&'\\0041', U&'\\0027' FROM orders",
-            Out("SELECT E'A', E'é', E'azb', U&'A', U&'''' FROM {o} AS orders"),
+            Out(
+                "SELECT E'A', E'é', E'azb', U&'A', U&'''' FROM orders WHERE orders.\"tenant_id\" = {kt}",
+            ),
         ),
         (
             "SELECT 'it''s', 'a\\b', 'two\nlines', N'abc', B'101' FROM orders",
-            Out("SELECT 'it''s', 'a\\b', 'two\nlines', N'abc', B'101' FROM {o} AS orders"),
+            Out(
+                "SELECT 'it''s', 'a\\b', 'two\nlines', N'abc', B'101' FROM orders WHERE orders.\"tenant_id\" = {kt}",
+            ),
         ),
         (
             "SELECT 1e3, .5, 1.5e-3, 1_000 FROM orders",
-            Out("SELECT 1e3, .5, 1.5e-3, 1_000 FROM {o} AS orders"),
+            Out("SELECT 1e3, .5, 1.5e-3, 1_000 FROM orders WHERE orders.\"tenant_id\" = {kt}"),
         ),
         (
             "SELECT \"Weird \"\"Name\"\"\", item ~* 'x', item LIKE 'a%' ESCAPE '\\' FROM orders -- c",
             Out(
-                "SELECT \"Weird \"\"Name\"\"\", item ~* 'x', item LIKE 'a%' ESCAPE '\\' FROM {o} AS orders",
+                "SELECT \"Weird \"\"Name\"\"\", item ~* 'x', item LIKE 'a%' ESCAPE '\\' FROM orders WHERE orders.\"tenant_id\" = {kt}",
             ),
         ),
         (

@@ -10,68 +10,73 @@ fn select_references() {
             // Every spelling of a tenant table, with and without an alias.
             (
                 "SELECT id FROM orders WHERE id = 1",
-                Out("SELECT id FROM {o} AS orders WHERE id = 1"),
+                Out("SELECT id FROM orders WHERE (id = 1) AND orders.\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT o.id FROM orders o",
-                Out("SELECT o.id FROM {o} AS o"),
+                Out("SELECT o.id FROM orders o WHERE o.\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT o.id FROM orders AS o",
-                Out("SELECT o.id FROM {o} AS o"),
+                Out("SELECT o.id FROM orders AS o WHERE o.\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT orders.id FROM orders",
-                Out("SELECT orders.id FROM {o} AS orders"),
+                Out("SELECT orders.id FROM orders WHERE orders.\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT \"O\".id FROM ORDERS \"O\"",
-                Out(
-                    "SELECT \"O\".id FROM (SELECT * FROM ORDERS WHERE \"tenant_id\" = {kt}) AS \"O\"",
-                ),
+                Out("SELECT \"O\".id FROM ORDERS \"O\" WHERE \"O\".\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT * FROM \"orders\"",
-                Out(
-                    "SELECT * FROM (SELECT * FROM \"orders\" WHERE \"tenant_id\" = {kt}) AS \"orders\"",
-                ),
+                Out("SELECT * FROM \"orders\" WHERE \"orders\".\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT * FROM public.orders",
-                Out(
-                    "SELECT * FROM (SELECT * FROM public.orders WHERE \"tenant_id\" = {kt}) AS orders",
-                ),
+                Out("SELECT * FROM public.orders WHERE orders.\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT * FROM PUBLIC.ORDERS",
-                Out(
-                    "SELECT * FROM (SELECT * FROM PUBLIC.ORDERS WHERE \"tenant_id\" = {kt}) AS ORDERS",
-                ),
+                Out("SELECT * FROM PUBLIC.ORDERS WHERE ORDERS.\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT * FROM \"public\".\"orders\"",
-                Out(
-                    "SELECT * FROM (SELECT * FROM \"public\".\"orders\" WHERE \"tenant_id\" = {kt}) AS \"orders\"",
-                ),
+                Out("SELECT * FROM \"public\".\"orders\" WHERE \"orders\".\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT * FROM \"Invoices\"",
-                Out(
-                    "SELECT * FROM (SELECT * FROM \"Invoices\" WHERE \"tenant_id\" = {ku}) AS \"Invoices\"",
-                ),
+                Out("SELECT * FROM \"Invoices\" WHERE \"Invoices\".\"tenant_id\" = {ku}"),
             ),
             (
                 "SELECT * FROM my_orders",
+                Out("SELECT * FROM my_orders WHERE my_orders.\"tenant_id\" = {kt}"),
+            ),
+            // Read alone, a table gets the predicate in its SELECT's WHERE, before grouping;
+            // then a schema-qualified column still resolves.
+            (
+                "SELECT item, count(*) FROM orders GROUP BY item HAVING count(*) > 1",
                 Out(
-                    "SELECT * FROM (SELECT * FROM my_orders WHERE \"tenant_id\" = {kt}) AS my_orders",
+                    "SELECT item, count(*) FROM orders WHERE orders.\"tenant_id\" = {kt} GROUP BY item HAVING count(*) > 1",
                 ),
             ),
+            (
+                "SELECT public.orders.id FROM public.orders",
+                Out("SELECT public.orders.id FROM public.orders WHERE orders.\"tenant_id\" = {kt}"),
+            ),
+            // A column alias list could rename the tenant column: wrapped instead.
             (
                 "SELECT * FROM orders o (a, b, c, d)",
                 Out("SELECT * FROM {o} AS o (a, b, c, d)"),
             ),
-            ("SELECT o FROM orders o", Out("SELECT o FROM {o} AS o")),
-            ("SELECT x.* FROM orders x", Out("SELECT x.* FROM {o} AS x")),
+            (
+                "SELECT o FROM orders o",
+                Out("SELECT o FROM orders o WHERE o.\"tenant_id\" = {kt}"),
+            ),
+            (
+                "SELECT x.* FROM orders x",
+                Out("SELECT x.* FROM orders x WHERE x.\"tenant_id\" = {kt}"),
+            ),
             // Case folding: "Invoices" needs quotes, "Orders" is no relation.
             (
                 "SELECT * FROM invoices",
@@ -127,35 +132,41 @@ fn select_references() {
             // Subqueries: scalar, IN, EXISTS, ANY, in VALUES, CASE, HAVING, derived tables.
             (
                 "SELECT (SELECT count(*) FROM orders) AS n",
-                Out("SELECT (SELECT count(*) FROM {o} AS orders) AS n"),
+                Out("SELECT (SELECT count(*) FROM orders WHERE orders.\"tenant_id\" = {kt}) AS n"),
             ),
             (
                 "SELECT * FROM customers WHERE id IN (SELECT id FROM orders)",
-                Out("SELECT * FROM {c} AS customers WHERE id IN (SELECT id FROM {o} AS orders)"),
+                Out(
+                    "SELECT * FROM customers WHERE (id IN (SELECT id FROM orders WHERE orders.\"tenant_id\" = {kt})) AND customers.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT * FROM countries c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.id = c.id)",
                 Out(
-                    "SELECT * FROM countries c WHERE EXISTS (SELECT 1 FROM {o} AS o WHERE o.id = c.id)",
+                    "SELECT * FROM countries c WHERE EXISTS (SELECT 1 FROM orders o WHERE (o.id = c.id) AND o.\"tenant_id\" = {kt})",
                 ),
             ),
             (
                 "SELECT * FROM orders o WHERE o.id = ANY(SELECT id FROM customers)",
-                Out("SELECT * FROM {o} AS o WHERE o.id = ANY(SELECT id FROM {c} AS customers)"),
+                Out(
+                    "SELECT * FROM orders o WHERE (o.id = ANY(SELECT id FROM customers WHERE customers.\"tenant_id\" = {kt})) AND o.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT * FROM orders WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id IN (SELECT id FROM events))",
                 Out(
-                    "SELECT * FROM {o} AS orders WHERE EXISTS (SELECT 1 FROM {c} AS c WHERE c.id IN (SELECT id FROM {e} AS events))",
+                    "SELECT * FROM orders WHERE (EXISTS (SELECT 1 FROM customers c WHERE (c.id IN (SELECT id FROM events WHERE events.\"tenant_id\" = {ki})) AND c.\"tenant_id\" = {kt})) AND orders.\"tenant_id\" = {kt}",
                 ),
             ),
             (
                 "VALUES ((SELECT count(*) FROM orders))",
-                Out("VALUES ((SELECT count(*) FROM {o} AS orders))"),
+                Out("VALUES ((SELECT count(*) FROM orders WHERE orders.\"tenant_id\" = {kt}))"),
             ),
             (
                 "SELECT CASE WHEN EXISTS (SELECT 1 FROM orders) THEN 1 END",
-                Out("SELECT CASE WHEN EXISTS (SELECT 1 FROM {o} AS orders) THEN 1 END"),
+                Out(
+                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM orders WHERE orders.\"tenant_id\" = {kt}) THEN 1 END",
+                ),
             ),
             (
                 "SELECT item, sum(amount) FROM orders GROUP BY item HAVING sum(amount) > (SELECT count(*) FROM customers)",
@@ -165,21 +176,25 @@ fn select_references() {
             ),
             (
                 "SELECT count(*) OVER (PARTITION BY item) FROM orders",
-                Out("SELECT count(*) OVER (PARTITION BY item) FROM {o} AS orders"),
+                Out(
+                    "SELECT count(*) OVER (PARTITION BY item) FROM orders WHERE orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT * FROM (SELECT * FROM orders) sub",
-                Out("SELECT * FROM (SELECT * FROM {o} AS orders) sub"),
+                Out("SELECT * FROM (SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}) sub"),
             ),
             // LATERAL.
             (
                 "SELECT * FROM customers c, LATERAL (SELECT * FROM orders o WHERE o.id = c.id) x",
-                Out("SELECT * FROM {c} AS c, LATERAL (SELECT * FROM {o} AS o WHERE o.id = c.id) x"),
+                Out(
+                    "SELECT * FROM (SELECT * FROM customers WHERE \"tenant_id\" = {kt}) AS c, LATERAL (SELECT * FROM orders o WHERE (o.id = c.id) AND o.\"tenant_id\" = {kt}) x",
+                ),
             ),
             (
                 "SELECT * FROM customers c CROSS JOIN LATERAL (SELECT * FROM orders o WHERE o.id = c.id) x",
                 Out(
-                    "SELECT * FROM {c} AS c CROSS JOIN LATERAL (SELECT * FROM {o} AS o WHERE o.id = c.id) x",
+                    "SELECT * FROM (SELECT * FROM customers WHERE \"tenant_id\" = {kt}) AS c CROSS JOIN LATERAL (SELECT * FROM orders o WHERE (o.id = c.id) AND o.\"tenant_id\" = {kt}) x",
                 ),
             ),
             (
@@ -189,12 +204,14 @@ fn select_references() {
             // CTEs, recursive and data-modifying ones included.
             (
                 "WITH o AS (SELECT * FROM orders) SELECT * FROM o",
-                Out("WITH o AS (SELECT * FROM {o} AS orders) SELECT * FROM o"),
+                Out(
+                    "WITH o AS (SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}) SELECT * FROM o",
+                ),
             ),
             (
                 "WITH a AS (SELECT * FROM orders), b AS (SELECT * FROM a JOIN customers c ON c.id = a.id) SELECT * FROM b",
                 Out(
-                    "WITH a AS (SELECT * FROM {o} AS orders), b AS (SELECT * FROM a JOIN {c} AS c ON c.id = a.id) SELECT * FROM b",
+                    "WITH a AS (SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}), b AS (SELECT * FROM a JOIN (SELECT * FROM customers WHERE \"tenant_id\" = {kt}) AS c ON c.id = a.id) SELECT * FROM b",
                 ),
             ),
             (
@@ -254,36 +271,42 @@ fn select_references() {
             // Set operations.
             (
                 "SELECT id FROM orders UNION SELECT id FROM customers",
-                Out("SELECT id FROM {o} AS orders UNION SELECT id FROM {c} AS customers"),
+                Out(
+                    "SELECT id FROM orders WHERE orders.\"tenant_id\" = {kt} UNION SELECT id FROM customers WHERE customers.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT id FROM orders INTERSECT SELECT id FROM customers",
-                Out("SELECT id FROM {o} AS orders INTERSECT SELECT id FROM {c} AS customers"),
+                Out(
+                    "SELECT id FROM orders WHERE orders.\"tenant_id\" = {kt} INTERSECT SELECT id FROM customers WHERE customers.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT id FROM orders EXCEPT ALL SELECT id FROM countries",
-                Out("SELECT id FROM {o} AS orders EXCEPT ALL SELECT id FROM countries"),
+                Out(
+                    "SELECT id FROM orders WHERE orders.\"tenant_id\" = {kt} EXCEPT ALL SELECT id FROM countries",
+                ),
             ),
             (
                 "(SELECT id FROM orders) UNION ALL (SELECT id FROM events) ORDER BY 1",
                 Out(
-                    "(SELECT id FROM {o} AS orders) UNION ALL (SELECT id FROM {e} AS events) ORDER BY 1",
+                    "(SELECT id FROM orders WHERE orders.\"tenant_id\" = {kt}) UNION ALL (SELECT id FROM events WHERE events.\"tenant_id\" = {ki}) ORDER BY 1",
                 ),
             ),
             (
                 "SELECT * FROM orders WHERE id IN (SELECT id FROM countries UNION SELECT id FROM customers)",
                 Out(
-                    "SELECT * FROM {o} AS orders WHERE id IN (SELECT id FROM countries UNION SELECT id FROM {c} AS customers)",
+                    "SELECT * FROM orders WHERE (id IN (SELECT id FROM countries UNION SELECT id FROM customers WHERE customers.\"tenant_id\" = {kt})) AND orders.\"tenant_id\" = {kt}",
                 ),
             ),
             // Functions: built-ins pass, anything else is refused.
             (
                 "SELECT lower(item) FROM orders",
-                Out("SELECT lower(item) FROM {o} AS orders"),
+                Out("SELECT lower(item) FROM orders WHERE orders.\"tenant_id\" = {kt}"),
             ),
             (
                 "SELECT pg_catalog.lower(item) FROM orders",
-                Out("SELECT pg_catalog.lower(item) FROM {o} AS orders"),
+                Out("SELECT pg_catalog.lower(item) FROM orders WHERE orders.\"tenant_id\" = {kt}"),
             ),
             ("SELECT \"lower\"('x'), LOWER('x')", Same),
             (
@@ -306,11 +329,11 @@ fn select_references() {
             // Row locks: the lock reaches through the derived table to the filtered rows.
             (
                 "SELECT * FROM orders FOR UPDATE",
-                Out("SELECT * FROM {o} AS orders FOR UPDATE"),
+                Out("SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt} FOR UPDATE"),
             ),
             (
                 "SELECT * FROM orders o FOR SHARE OF o",
-                Out("SELECT * FROM {o} AS o FOR SHARE OF o"),
+                Out("SELECT * FROM orders o WHERE o.\"tenant_id\" = {kt} FOR SHARE OF o"),
             ),
             (
                 "SELECT * FROM orders o JOIN customers c ON c.id = o.id FOR UPDATE OF o NOWAIT",
@@ -319,29 +342,33 @@ fn select_references() {
             // Statements that carry a query.
             (
                 "EXPLAIN SELECT * FROM orders",
-                Out("EXPLAIN SELECT * FROM {o} AS orders"),
+                Out("EXPLAIN SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}"),
             ),
             (
                 "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM orders",
-                Out("EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM {o} AS orders"),
+                Out(
+                    "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "PREPARE p (int) AS SELECT * FROM orders WHERE id = $1",
-                Out("PREPARE p (INT) AS SELECT * FROM {o} AS orders WHERE id = $1"),
+                Out(
+                    "PREPARE p (INT) AS SELECT * FROM orders WHERE (id = $1) AND orders.\"tenant_id\" = {kt}",
+                ),
             ),
             ("EXECUTE p(1)", Same),
             (
                 "DECLARE c CURSOR FOR SELECT * FROM orders",
-                Out("DECLARE c CURSOR FOR SELECT * FROM {o} AS orders"),
+                Out("DECLARE c CURSOR FOR SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}"),
             ),
             ("FETCH 10 FROM c", Same),
             (
                 "BEGIN; SELECT * FROM orders; COMMIT",
-                Out("BEGIN; SELECT * FROM {o} AS orders; COMMIT"),
+                Out("BEGIN; SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}; COMMIT"),
             ),
             (
                 "SELECT 1; SELECT * FROM orders",
-                Out("SELECT 1; SELECT * FROM {o} AS orders"),
+                Out("SELECT 1; SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}"),
             ),
         ],
     );
@@ -381,7 +408,7 @@ fn error_oracles() {
             (
                 "SELECT id FROM orders WHERE id = 1 AND item LIKE 'x%' AND amount IN (1, 2)",
                 Out(
-                    "SELECT id FROM {o} AS orders WHERE id = 1 AND item LIKE 'x%' AND amount IN (1, 2)",
+                    "SELECT id FROM orders WHERE (id = 1 AND item LIKE 'x%' AND amount IN (1, 2)) AND orders.\"tenant_id\" = {kt}",
                 ),
             ),
             (
@@ -467,13 +494,13 @@ fn joins() {
             (
                 "SELECT * FROM countries c LEFT JOIN LATERAL (SELECT * FROM orders o WHERE o.id = c.id) x ON true",
                 Out(
-                    "SELECT * FROM countries c LEFT JOIN LATERAL (SELECT * FROM {o} AS o WHERE o.id = c.id) x ON true",
+                    "SELECT * FROM countries c LEFT JOIN LATERAL (SELECT * FROM orders o WHERE (o.id = c.id) AND o.\"tenant_id\" = {kt}) x ON true",
                 ),
             ),
             (
                 "SELECT * FROM orders o LEFT JOIN LATERAL (SELECT * FROM customers c WHERE c.id = o.id LIMIT 1) x ON true",
                 Out(
-                    "SELECT * FROM {o} AS o LEFT JOIN LATERAL (SELECT * FROM {c} AS c WHERE c.id = o.id LIMIT 1) x ON true",
+                    "SELECT * FROM {o} AS o LEFT JOIN LATERAL (SELECT * FROM customers c WHERE (c.id = o.id) AND c.\"tenant_id\" = {kt} LIMIT 1) x ON true",
                 ),
             ),
             (

@@ -315,7 +315,10 @@ fn policy_refusals() {
     }
     // Passing the guard, rewritten by the rewriter.
     for (sql, out) in [
-        ("SELECT * FROM orders", "SELECT * FROM {o} AS orders"),
+        (
+            "SELECT * FROM orders",
+            "SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}",
+        ),
         (
             "INSERT INTO orders (id) VALUES ($1)",
             "INSERT INTO orders (id, \"tenant_id\") VALUES ($1, {kt})",

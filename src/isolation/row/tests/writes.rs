@@ -56,24 +56,26 @@ fn writes() {
             ),
             (
                 "UPDATE countries SET name = 'x' WHERE id IN (SELECT id FROM orders)",
-                Out("UPDATE countries SET name = 'x' WHERE id IN (SELECT id FROM {o} AS orders)"),
+                Out(
+                    "UPDATE countries SET name = 'x' WHERE id IN (SELECT id FROM orders WHERE orders.\"tenant_id\" = {kt})",
+                ),
             ),
             (
                 "UPDATE orders SET (item, amount) = (SELECT item, amount FROM orders WHERE id = 2) WHERE id = 1",
                 Out(
-                    "UPDATE orders SET (item, amount) = (SELECT item, amount FROM {o} AS orders WHERE id = 2) WHERE (id = 1) AND orders.\"tenant_id\" = {kt}",
+                    "UPDATE orders SET (item, amount) = (SELECT item, amount FROM orders WHERE (id = 2) AND orders.\"tenant_id\" = {kt}) WHERE (id = 1) AND orders.\"tenant_id\" = {kt}",
                 ),
             ),
             (
                 "UPDATE orders SET item = (SELECT name FROM customers WHERE customers.id = orders.id)",
                 Out(
-                    "UPDATE orders SET item = (SELECT name FROM {c} AS customers WHERE customers.id = orders.id) WHERE orders.\"tenant_id\" = {kt}",
+                    "UPDATE orders SET item = (SELECT name FROM customers WHERE (customers.id = orders.id) AND customers.\"tenant_id\" = {kt}) WHERE orders.\"tenant_id\" = {kt}",
                 ),
             ),
             (
                 "UPDATE orders SET item = 'x' RETURNING (SELECT count(*) FROM customers)",
                 Out(
-                    "UPDATE orders SET item = 'x' WHERE orders.\"tenant_id\" = {kt} RETURNING (SELECT count(*) FROM {c} AS customers)",
+                    "UPDATE orders SET item = 'x' WHERE orders.\"tenant_id\" = {kt} RETURNING (SELECT count(*) FROM customers WHERE customers.\"tenant_id\" = {kt})",
                 ),
             ),
             (
@@ -153,13 +155,13 @@ fn writes() {
             (
                 "DELETE FROM orders WHERE id IN (SELECT id FROM customers) RETURNING *",
                 Out(
-                    "DELETE FROM orders WHERE (id IN (SELECT id FROM {c} AS customers)) AND orders.\"tenant_id\" = {kt} RETURNING *",
+                    "DELETE FROM orders WHERE (id IN (SELECT id FROM customers WHERE customers.\"tenant_id\" = {kt})) AND orders.\"tenant_id\" = {kt} RETURNING *",
                 ),
             ),
             (
                 "WITH c AS (SELECT id FROM customers) DELETE FROM orders WHERE id IN (SELECT id FROM c)",
                 Out(
-                    "WITH c AS (SELECT id FROM {c} AS customers) DELETE FROM orders WHERE (id IN (SELECT id FROM c)) AND orders.\"tenant_id\" = {kt}",
+                    "WITH c AS (SELECT id FROM customers WHERE customers.\"tenant_id\" = {kt}) DELETE FROM orders WHERE (id IN (SELECT id FROM c)) AND orders.\"tenant_id\" = {kt}",
                 ),
             ),
             (
@@ -297,7 +299,7 @@ fn inserts() {
             (
                 "INSERT INTO orders (id, item) SELECT id, name FROM customers",
                 Out(
-                    "INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, name FROM {c} AS customers) AS tenantgate_src",
+                    "INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, name FROM customers WHERE customers.\"tenant_id\" = {kt}) AS tenantgate_src",
                 ),
             ),
             (
@@ -309,13 +311,13 @@ fn inserts() {
             (
                 "INSERT INTO orders (item) SELECT o.item FROM orders o",
                 Out(
-                    "INSERT INTO orders (item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT o.item FROM {o} AS o) AS tenantgate_src",
+                    "INSERT INTO orders (item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT o.item FROM orders o WHERE o.\"tenant_id\" = {kt}) AS tenantgate_src",
                 ),
             ),
             (
                 "INSERT INTO orders (id, tenant_id) SELECT id, tenant_id FROM customers",
                 Out(
-                    "INSERT INTO orders (id, tenant_id) SELECT tenantgate_src.c1, CASE WHEN (tenantgate_src.c2)::TEXT = {kt} THEN {kt} ELSE {bad}::TEXT END FROM (SELECT id, tenant_id FROM {c} AS customers) AS tenantgate_src (c1, c2)",
+                    "INSERT INTO orders (id, tenant_id) SELECT tenantgate_src.c1, CASE WHEN (tenantgate_src.c2)::TEXT = {kt} THEN {kt} ELSE ('tenantgate: the tenant column must hold the session tenant''s key' || left(coalesce(current_setting('tenantgate.tenant_id', true), ''), 0))::INTEGER::TEXT::TEXT END FROM (SELECT id, tenant_id FROM customers WHERE customers.\"tenant_id\" = {kt}) AS tenantgate_src (c1, c2)",
                 ),
             ),
             (
@@ -345,13 +347,13 @@ fn inserts() {
             (
                 "WITH c AS (SELECT id FROM customers) INSERT INTO orders (id) SELECT id FROM c",
                 Out(
-                    "WITH c AS (SELECT id FROM {c} AS customers) INSERT INTO orders (id, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id FROM c) AS tenantgate_src",
+                    "WITH c AS (SELECT id FROM customers WHERE customers.\"tenant_id\" = {kt}) INSERT INTO orders (id, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id FROM c) AS tenantgate_src",
                 ),
             ),
             (
                 "INSERT INTO orders (id, item) VALUES (1, (SELECT name FROM customers LIMIT 1))",
                 Out(
-                    "INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, (SELECT name FROM {c} AS customers LIMIT 1), {kt})",
+                    "INSERT INTO orders (id, item, \"tenant_id\") VALUES (1, (SELECT name FROM customers WHERE customers.\"tenant_id\" = {kt} LIMIT 1), {kt})",
                 ),
             ),
             // ON CONFLICT: DO NOTHING as is; DO UPDATE only of the tenant's own row.
@@ -405,14 +407,16 @@ fn inserts() {
             (
                 "INSERT INTO orders (id, item) SELECT id, item FROM orders WHERE false ON CONFLICT DO NOTHING RETURNING *",
                 Out(
-                    "INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, item FROM {o} AS orders WHERE false) AS tenantgate_src ON CONFLICT DO NOTHING RETURNING *",
+                    "INSERT INTO orders (id, item, \"tenant_id\") SELECT tenantgate_src.*, {kt} FROM (SELECT id, item FROM orders WHERE (false) AND orders.\"tenant_id\" = {kt}) AS tenantgate_src ON CONFLICT DO NOTHING RETURNING *",
                 ),
             ),
             // Other tables.
             ("INSERT INTO countries (id, name) VALUES (1, 'x')", Same),
             (
                 "INSERT INTO countries (id, name) SELECT id, item FROM orders",
-                Out("INSERT INTO countries (id, name) SELECT id, item FROM {o} AS orders"),
+                Out(
+                    "INSERT INTO countries (id, name) SELECT id, item FROM orders WHERE orders.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "INSERT INTO nosuch VALUES (1)",
@@ -455,7 +459,7 @@ fn copy() {
             ),
             (
                 "COPY (SELECT * FROM orders) TO STDOUT",
-                Out("COPY (SELECT * FROM {o} AS orders) TO STDOUT"),
+                Out("COPY (SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}) TO STDOUT"),
             ),
             (
                 "COPY (SELECT * FROM orders o JOIN customers c ON c.id = o.id) TO STDOUT WITH (FORMAT binary)",
