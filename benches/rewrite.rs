@@ -6,6 +6,10 @@
 
 use std::hint::black_box;
 
+// The allocator the proxy runs with (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use tenantgate::isolation::row::RowScope;
 use tenantgate::isolation::row::catalog::Catalog;

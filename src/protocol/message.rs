@@ -56,7 +56,9 @@ pub fn message(buf: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
 
 fn put_cstr(buf: &mut BytesMut, s: &str) {
     // A NUL inside would end the string early on the wire; drop it instead.
-    buf.extend(s.bytes().filter(|&b| b != 0));
+    for part in s.split('\0') {
+        buf.extend_from_slice(part.as_bytes());
+    }
     buf.put_u8(0);
 }
 
@@ -121,6 +123,9 @@ mod tests {
         let len = i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
         assert_eq!(len + 1, buf.len());
         assert_eq!(&buf[5..], b"SERROR\0VERROR\0C42501\0Mno\0\0");
+        let mut buf = BytesMut::new();
+        query_message(&mut buf, "SELECT\0 1");
+        assert_eq!(&buf[5..], b"SELECT 1\0", "an inner NUL is dropped");
     }
 
     #[test]
