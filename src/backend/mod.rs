@@ -4,7 +4,7 @@
 //! through it without decoding rows.
 
 mod startup;
-mod stream;
+pub mod stream;
 
 use std::collections::{BTreeMap, HashSet};
 

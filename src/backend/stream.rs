@@ -4,150 +4,69 @@
 //! proxy's CPU time per transaction.
 
 use std::io;
-use std::path::{Path, PathBuf};
-use std::pin::Pin;
+use std::path::Path;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream, tcp, unix};
+use tokio_util::either::Either;
 
-/// Where a server listens.
+/// Where a server listens. Cheap to clone: every checkout hands one to the cancel slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    Tcp(String, u16),
+    Tcp(Arc<str>, u16),
     /// The socket file: `{directory}/.s.PGSQL.{port}`.
     Unix(Arc<Path>),
 }
+
+/// A connected server socket; reads and writes go to whichever kind it is.
+pub type ServerStream = Either<TcpStream, UnixStream>;
 
 impl Endpoint {
     /// A `host` starting with `/` names the directory of the server's socket, as in libpq.
     pub fn new(host: &str, port: u16) -> Endpoint {
         if host.starts_with('/') {
-            let file: PathBuf = Path::new(host).join(format!(".s.PGSQL.{port}"));
-            Endpoint::Unix(file.into())
+            Endpoint::Unix(Path::new(host).join(format!(".s.PGSQL.{port}")).into())
         } else {
-            Endpoint::Tcp(host.to_owned(), port)
+            Endpoint::Tcp(host.into(), port)
         }
     }
 
     pub async fn connect(&self) -> io::Result<ServerStream> {
         match self {
             Endpoint::Tcp(host, port) => {
-                let s = TcpStream::connect((host.as_str(), *port)).await?;
+                let s = TcpStream::connect((&**host, *port)).await?;
                 s.set_nodelay(true)?;
-                Ok(ServerStream::Tcp(s))
+                Ok(Either::Left(s))
             }
-            Endpoint::Unix(path) => Ok(ServerStream::Unix(UnixStream::connect(path).await?)),
+            Endpoint::Unix(path) => Ok(Either::Right(UnixStream::connect(path).await?)),
         }
     }
 }
 
-#[derive(Debug)]
-pub enum ServerStream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-/// The read half of a borrowed [`ServerStream`].
-pub enum ServerRead<'a> {
-    Tcp(tcp::ReadHalf<'a>),
-    Unix(unix::ReadHalf<'a>),
-}
-
-/// The write half of a borrowed [`ServerStream`].
-pub enum ServerWrite<'a> {
-    Tcp(tcp::WriteHalf<'a>),
-    Unix(unix::WriteHalf<'a>),
-}
-
-impl ServerStream {
-    /// Both directions at once, without a lock between them.
-    pub fn split(&mut self) -> (ServerRead<'_>, ServerWrite<'_>) {
-        match self {
-            ServerStream::Tcp(s) => {
-                let (r, w) = s.split();
-                (ServerRead::Tcp(r), ServerWrite::Tcp(w))
-            }
-            ServerStream::Unix(s) => {
-                let (r, w) = s.split();
-                (ServerRead::Unix(r), ServerWrite::Unix(w))
-            }
+/// Both directions of `stream` at once, without a lock between them.
+pub fn split(
+    stream: &mut ServerStream,
+) -> (
+    Either<tcp::ReadHalf<'_>, unix::ReadHalf<'_>>,
+    Either<tcp::WriteHalf<'_>, unix::WriteHalf<'_>>,
+) {
+    match stream {
+        Either::Left(s) => {
+            let (r, w) = s.split();
+            (Either::Left(r), Either::Left(w))
         }
-    }
-
-    /// Reads what is there without waiting (`WouldBlock` when nothing is).
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            ServerStream::Tcp(s) => s.try_read(buf),
-            ServerStream::Unix(s) => s.try_read(buf),
+        Either::Right(s) => {
+            let (r, w) = s.split();
+            (Either::Right(r), Either::Right(w))
         }
     }
 }
 
-/// Forwards a poll to whichever socket type the value holds.
-macro_rules! either {
-    ($self:expr, $s:ident => $e:expr) => {
-        match $self.get_mut() {
-            Self::Tcp($s) => $e,
-            Self::Unix($s) => $e,
-        }
-    };
-}
-
-impl AsyncRead for ServerStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        either!(self, s => Pin::new(s).poll_read(cx, buf))
-    }
-}
-
-impl AsyncWrite for ServerStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        either!(self, s => Pin::new(s).poll_write(cx, buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        either!(self, s => Pin::new(s).poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        either!(self, s => Pin::new(s).poll_shutdown(cx))
-    }
-}
-
-impl AsyncRead for ServerRead<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        either!(self, s => Pin::new(s).poll_read(cx, buf))
-    }
-}
-
-impl AsyncWrite for ServerWrite<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        either!(self, s => Pin::new(s).poll_write(cx, buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        either!(self, s => Pin::new(s).poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        either!(self, s => Pin::new(s).poll_shutdown(cx))
+/// Reads what is there without waiting (`WouldBlock` when nothing is).
+pub fn try_read(stream: &ServerStream, buf: &mut [u8]) -> io::Result<usize> {
+    match stream {
+        Either::Left(s) => s.try_read(buf),
+        Either::Right(s) => s.try_read(buf),
     }
 }
 

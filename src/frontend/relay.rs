@@ -17,7 +17,7 @@ use super::outbound::Outbound;
 use super::prepared::Registry;
 use super::settings::{ClientSettings, apply_to_server};
 use super::tracker::{Origin, Request, Tracker};
-use crate::backend::Connection;
+use crate::backend::{self, Connection};
 use crate::config::PoolMode;
 use crate::error::ClientError;
 use crate::pool::{Checkout, write_preamble};
@@ -229,7 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             ..Link::default()
         };
         let (client_read, client_write) = tokio::io::split(&mut self.client);
-        let (backend_read, backend_write) = stream.split();
+        let (backend_read, backend_write) = backend::stream::split(stream);
         let inbound = &mut self.inbound;
         let client_buf = &mut self.client_buf;
         let settings = &mut self.settings;

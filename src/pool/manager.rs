@@ -34,7 +34,7 @@ impl deadpool::managed::Manager for Manager {
             return Err(RecycleError::message("unread bytes from the server"));
         }
         let mut probe = [0u8; 1];
-        match conn.stream.try_read(&mut probe) {
+        match backend::stream::try_read(&conn.stream, &mut probe) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
             Ok(0) => Err(RecycleError::message("closed by the server")),
             Ok(_) => Err(RecycleError::message(

@@ -72,8 +72,9 @@ fn has_parameters(sql: &str) -> bool {
 /// statements hold much memory.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
 
-/// Rewrites by SQL text (or by shape, see [`Shape`]), refusals included. Bounded: when full, an arbitrary entry makes
-/// room. A cache serves one catalog; given another (after a reload), it starts over.
+/// Rewrites by SQL text (or by shape, see [`Shape`]), refusals included. Bounded: when full,
+/// an arbitrary entry makes room. A cache serves one catalog; given another (after a reload),
+/// it starts over.
 pub struct Cache {
     capacity: usize,
     entries: RwLock<Entries>,

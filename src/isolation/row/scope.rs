@@ -233,29 +233,11 @@ impl<'c> Scope<'c> {
             && joins.is_empty()
             && !self.fence
             && self.merges == 0
-            && let TableFactor::Table {
-                name,
-                alias,
-                args: None,
-                version: None,
-                with_ordinality: false,
-                json_path: None,
-                sample: None,
-                with_hints,
-                partitions,
-                index_hints,
-            } = relation
-            && with_hints.is_empty()
-            && partitions.is_empty()
-            && index_hints.is_empty()
-            && alias.as_ref().is_none_or(|a| a.columns.is_empty())
+            && let Some((name, alias)) = unmodified(relation)
+            && alias.is_none_or(|a| a.columns.is_empty())
             && let Some(target) = self.target(name)?
         {
-            // The name the row is known by: the alias, else the table name's last part.
-            let qualifier = match alias {
-                Some(a) => Some(&a.name),
-                None => name.0.last().and_then(|p| p.as_ident()),
-            };
+            let qualifier = write::qualifier(name, alias.map(|a| &a.name));
             predicate = Some(target.key.predicate(qualifier));
             self.targets.push(address(relation));
         }
@@ -378,33 +360,38 @@ fn query_body(body: &SetExpr) -> Result<(), Violation> {
     }
 }
 
+/// The name and alias of a reference to a table as it is: no TABLESAMPLE, hints, partitions,
+/// version or other modifier.
+fn unmodified(factor: &TableFactor) -> Option<(&ObjectName, Option<&TableAlias>)> {
+    match factor {
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            with_hints,
+            version: None,
+            with_ordinality: false,
+            partitions,
+            json_path: None,
+            sample: None,
+            index_hints,
+        } if with_hints.is_empty() && partitions.is_empty() && index_hints.is_empty() => {
+            Some((name, alias.as_ref()))
+        }
+        _ => None,
+    }
+}
+
 /// Replaces a tenant table reference by `(SELECT * FROM t WHERE "tenant_id" = <key>) AS a`,
 /// with `OFFSET 0` when fenced.
 fn wrap(factor: &mut TableFactor, key: &KeyAst, fence: bool) -> Result<(), Violation> {
-    let TableFactor::Table {
-        name,
-        alias,
-        args: None,
-        with_hints,
-        version: None,
-        with_ordinality: false,
-        partitions,
-        json_path: None,
-        sample: None,
-        index_hints,
-    } = factor
-    else {
-        return Err(refuse(
-            "TABLESAMPLE or another table modifier on a tenant table",
-        ));
+    let Some((name, alias)) = unmodified(factor) else {
+        return Err(refuse("TABLESAMPLE or a table modifier on a tenant table"));
     };
-    if !with_hints.is_empty() || !partitions.is_empty() || !index_hints.is_empty() {
-        return Err(refuse("a table modifier on a tenant table"));
-    }
-    let alias = match alias.take() {
+    let alias = match alias {
         Some(alias) => TableAlias {
             explicit: true,
-            ..alias
+            ..alias.clone()
         },
         None => {
             let last = idents(name)?

@@ -80,7 +80,7 @@ pub(super) fn check_assignments(
 
 /// The name that refers to the target's row inside the statement: its alias, else its
 /// table name's last part.
-fn qualifier<'a>(name: &'a ObjectName, alias: Option<&'a Ident>) -> Option<&'a Ident> {
+pub(super) fn qualifier<'a>(name: &'a ObjectName, alias: Option<&'a Ident>) -> Option<&'a Ident> {
     alias.or_else(|| name.0.last().and_then(|p| p.as_ident()))
 }
 
