@@ -11,9 +11,9 @@ use std::hint::black_box;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tenantgate::isolation::row::RowScope;
 use tenantgate::isolation::row::catalog::Catalog;
 use tenantgate::isolation::row::rewrite::rewrite;
+use tenantgate::isolation::row::{RowKey, RowScope};
 
 fn catalog() -> Catalog {
     let columns = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -75,15 +75,17 @@ fn cold(c: &mut Criterion) {
 
 fn cached(c: &mut Criterion) {
     let scope = RowScope::new(catalog());
-    scope.rewrite(JOIN).expect("confined");
+    let key = RowKey::new("acme");
+    scope.rewrite(JOIN, &key).expect("confined");
     c.bench_function("cache hit (join)", |b| {
-        b.iter(|| scope.rewrite(black_box(JOIN)).expect("confined"))
+        b.iter(|| scope.rewrite(black_box(JOIN), &key).expect("confined"))
     });
 }
 
 /// The simple protocol inlines values: every text is new, and only its shape is cached.
 fn shaped(c: &mut Criterion) {
     let scope = RowScope::new(catalog());
+    let key = RowKey::new("acme");
     let texts: Vec<String> = (0..1000)
         .map(|i| format!("SELECT item, amount FROM orders WHERE id = {i} AND item <> 'x{i}'"))
         .collect();
@@ -91,7 +93,7 @@ fn shaped(c: &mut Criterion) {
     c.bench_function("shape hit (new literals)", |b| {
         b.iter(|| {
             scope
-                .rewrite(black_box(next.next().expect("cycles")))
+                .rewrite(black_box(next.next().expect("cycles")), &key)
                 .expect("confined")
         })
     });

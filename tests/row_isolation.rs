@@ -376,3 +376,32 @@ async fn a_reload_finds_tables_created_since_start() {
     env.reloader.reload().await;
     assert_eq!(one(&hooli, "SELECT count(*) FROM invoices").await, "1");
 }
+
+/// The key literal that rewrites carry reads back, in Postgres, as exactly the configured key,
+/// whatever quotes and backslashes it holds and with either string syntax.
+#[tokio::test]
+async fn key_literals_read_back_as_the_key() {
+    let env = TestEnv::with(Options::default()).await;
+    let db = env.cluster.connect("saas").await.unwrap();
+    for conforming in ["on", "off"] {
+        db.batch_execute(&format!("SET standard_conforming_strings = {conforming}"))
+            .await
+            .unwrap();
+        for key in [
+            "acme",
+            "o'k",
+            r"back\slash",
+            r"\'; DROP TABLE orders; --",
+            "é ü 日本",
+        ] {
+            let literal = tenantgate::isolation::row::RowKey::new(key);
+            let read = one(&db, &format!("SELECT {}::text", literal.literal())).await;
+            assert_eq!(
+                read,
+                key,
+                "{} with standard_conforming_strings {conforming}",
+                literal.literal()
+            );
+        }
+    }
+}

@@ -16,7 +16,7 @@ use super::settings::{is_reported, within_plan};
 use super::tracker::{Origin, Request, Tracker};
 use crate::config::PoolMode;
 use crate::error::ClientError;
-use crate::isolation::row::rewrite::RewrittenSql;
+use crate::isolation::row::template::RewrittenSql;
 use crate::isolation::{
     Checked, Deallocation, Policy, Rule, SessionEffect, SettingValue, Violation, deallocation,
 };

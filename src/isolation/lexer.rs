@@ -88,6 +88,25 @@ pub fn statements(sql: &str) -> Result<Vec<Statement<'_>>, String> {
 /// continued string is one range). Parameters, `E''`/`B''`/`X''`/`N''` strings, dollar
 /// quotes and everything inside comments are not plain literals.
 pub fn literal_spans(sql: &str) -> Result<Vec<Range<usize>>, String> {
+    token_spans(sql, |token, first| match token {
+        Token::Str(_) => first == b'\'',
+        Token::Literal => first != b'$',
+        _ => false,
+    })
+}
+
+/// Byte ranges of the `$n` parameters of `sql`, in order (none inside strings or comments).
+pub fn parameter_spans(sql: &str) -> Result<Vec<Range<usize>>, String> {
+    token_spans(sql, |token, first| {
+        matches!(token, Token::Literal) && first == b'$'
+    })
+}
+
+/// Byte ranges of the tokens `keep` picks, given each token and its first byte.
+fn token_spans(
+    sql: &str,
+    keep: impl Fn(&Token<'_>, u8) -> bool,
+) -> Result<Vec<Range<usize>>, String> {
     let mut lexer = Lexer {
         src: sql,
         pos: 0,
@@ -100,12 +119,7 @@ pub fn literal_spans(sql: &str) -> Result<Vec<Range<usize>>, String> {
         let Some(token) = lexer.next_token()? else {
             return Ok(spans);
         };
-        let plain = match token {
-            Token::Str(_) => sql.as_bytes()[start] == b'\'',
-            Token::Literal => sql.as_bytes()[start] != b'$',
-            _ => false,
-        };
-        if plain {
+        if keep(&token, sql.as_bytes()[start]) {
             spans.push(start..lexer.pos);
         }
     }

@@ -36,9 +36,13 @@ pub enum Policy {
         shared: Vec<String>,
         neighbours: Vec<String>,
     },
-    /// The tenant's rows are in tables shared with other tenants. `scope` rewrites every
-    /// statement; it is `None` when only Postgres' row-level security enforces isolation.
-    Row { scope: Option<Arc<row::RowScope>> },
+    /// The tenant's rows are in tables shared with other tenants, marked with `key`. `scope`
+    /// rewrites every statement; it is `None` when only Postgres' row-level security
+    /// enforces isolation.
+    Row {
+        scope: Option<Arc<row::RowScope>>,
+        key: row::RowKey,
+    },
 }
 
 /// Why a statement was refused. The message names the rule and never another tenant.
@@ -142,7 +146,7 @@ pub fn is_protected_setting(name: &str) -> bool {
 pub struct Checked {
     pub session: SessionEffect,
     /// A row tenant's statement as it must run instead.
-    pub rewritten: Option<row::rewrite::RewrittenSql>,
+    pub rewritten: Option<row::template::RewrittenSql>,
 }
 
 impl Policy {
@@ -159,10 +163,10 @@ impl Policy {
         let mut settings = Vec::new();
         self.check_statements(sql, &statements, 0, mode, &mut settings)?;
         let rewritten = match self {
-            Policy::Row { scope: Some(scope) } => match scope.rewrite(sql)? {
-                row::rewrite::Rewritten::Unchanged => None,
-                row::rewrite::Rewritten::Changed(sql) => Some(sql),
-            },
+            Policy::Row {
+                scope: Some(scope),
+                key,
+            } => scope.rewrite(sql, key)?,
             _ => None,
         };
         Ok(Checked {

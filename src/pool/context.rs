@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
 
-use crate::isolation::row::TENANT_SETTING;
+use crate::isolation::row::{RowKey, TENANT_SETTING};
 use crate::protocol::query_message;
 
 static NEXT_CONTEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -32,17 +32,14 @@ pub struct Context {
 impl Context {
     /// `search_path` is `Some` for schema and row tenants, `row_key` for row tenants. (The
     /// plan's statement_timeout is a client setting: clients may lower it.)
-    pub fn new(search_path: Option<&[String]>, row_key: Option<&str>) -> Context {
+    pub fn new(search_path: Option<&[String]>, row_key: Option<&RowKey>) -> Context {
         let mut settings = Vec::new();
         if let Some(schemas) = search_path {
             let list: Vec<String> = schemas.iter().map(|s| quote_ident(s)).collect();
             settings.push(format!("SET search_path TO {}", list.join(", ")));
         }
         if let Some(key) = row_key {
-            settings.push(format!(
-                "SET {TENANT_SETTING} = '{}'",
-                key.replace('\'', "''")
-            ));
+            settings.push(format!("SET {TENANT_SETTING} = {}", key.literal()));
         }
         Context {
             id: NEXT_CONTEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -114,7 +111,7 @@ mod tests {
     fn setup_pins_search_path() {
         let c = Context::new(Some(&["acme".into(), "pub\"lic".into()]), None);
         assert_eq!(c.setup_sql(), "SET search_path TO \"acme\", \"pub\"\"lic\"");
-        let r = Context::new(Some(&["public".into()]), Some("o'k"));
+        let r = Context::new(Some(&["public".into()]), Some(&RowKey::new("o'k")));
         assert_eq!(
             r.setup_sql(),
             "SET search_path TO \"public\"; SET tenantgate.tenant_id = 'o''k'"

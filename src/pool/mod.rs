@@ -17,6 +17,7 @@ pub use manager::Manager;
 use crate::backend::{BackendError, Connection, Endpoint, Target};
 use crate::config::{Config, Isolation, PoolMode};
 use crate::error::ClientError;
+use crate::isolation::row::RowKey;
 
 /// Identifies one backend pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -95,12 +96,12 @@ impl Pools {
                 Isolation::Database => None,
             };
             let row_key = match &t.isolation {
-                Isolation::Row { key } => Some(key.as_str()),
+                Isolation::Row { key } => Some(RowKey::new(key)),
                 _ => None,
             };
             let tenant = TenantPool {
                 db,
-                context: Context::new(search_path.as_deref(), row_key),
+                context: Context::new(search_path.as_deref(), row_key.as_ref()),
                 statement_timeout: plan.and_then(|p| p.statement_timeout),
                 mode: plan
                     .and_then(|p| p.pool_mode)

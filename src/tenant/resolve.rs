@@ -7,7 +7,7 @@ use super::{TenantContext, TenantId};
 use crate::config::{Config, Isolation, User};
 use crate::error::ClientError;
 use crate::isolation::Policy;
-use crate::isolation::row::Scopes;
+use crate::isolation::row::{RowKey, Scopes};
 use crate::pool::Pools;
 
 /// The schemas of the other schema tenants in `tenant`'s database.
@@ -67,7 +67,8 @@ impl Directory {
                         shared: shared_schemas.clone(),
                         neighbours: neighbour_schemas(config, t),
                     },
-                    Isolation::Row { .. } => Policy::Row {
+                    Isolation::Row { key } => Policy::Row {
+                        key: RowKey::new(key),
                         scope: scopes
                             .get(&(t.cluster.clone(), t.database.clone()))
                             .cloned()

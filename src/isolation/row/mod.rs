@@ -2,9 +2,9 @@
 //!
 //! `discover` reads which relations hold tenant rows from the database; `catalog` is what the
 //! rewriter knows of them; `rewrite` turns a statement into one that can only touch the
-//! session tenant's rows, or refuses it. The tenant is read from the backend setting
-//! `tenantgate.tenant_id`, so a rewrite does not depend on the tenant and one cache serves
-//! them all.
+//! session tenant's rows, or refuses it. A rewrite is a `template` with a marker where the
+//! tenant's key goes, so it does not depend on the tenant and one cache serves them all; the
+//! session's [`RowKey`] is filled in for each execution.
 //!
 //! Inside the rewriter: `scope` walks a statement (checks every relation and function, wraps
 //! reads of tenant tables), `write` and `insert` confine the writes, `kinds` is the statement
@@ -21,6 +21,7 @@ pub mod rewrite;
 mod scope;
 mod shape;
 mod sql;
+pub mod template;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -32,7 +33,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::config::{Cluster, Config, Isolation};
 use catalog::Catalog;
 use discover::{DiscoverError, Discovered};
-use rewrite::{Cache, Rewritten};
+use rewrite::Cache;
+use template::RewrittenSql;
 
 use super::{Rule, Violation};
 
@@ -43,6 +45,32 @@ fn refuse(detail: impl Into<String>) -> Violation {
     Violation {
         rule: Rule::RowScope,
         detail: detail.into(),
+    }
+}
+
+/// A row tenant's key as a SQL string literal, to stand where a rewrite's key marker stands
+/// and in the `SET` of the tenant setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowKey(Arc<str>);
+
+impl RowKey {
+    pub fn new(key: &str) -> RowKey {
+        RowKey(quote_literal(key).into())
+    }
+
+    pub fn literal(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Quotes `value` as Postgres' quote_literal does: as an `E''` string when it holds a
+/// backslash, so that it reads the same whatever `standard_conforming_strings` says.
+fn quote_literal(value: &str) -> String {
+    let quoted = value.replace('\'', "''");
+    if value.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
     }
 }
 
@@ -76,10 +104,11 @@ impl RowScope {
         }
     }
 
-    /// The statement confined to the session tenant's rows, or why it cannot be.
-    pub fn rewrite(&self, sql: &str) -> Result<Rewritten, Violation> {
+    /// The statement confined to the rows of `key`'s tenant (`None`: the client's text as it
+    /// is), or why it cannot be.
+    pub fn rewrite(&self, sql: &str, key: &RowKey) -> Result<Option<RewrittenSql>, Violation> {
         let snapshot = self.snapshot();
-        snapshot.cache.rewrite(&snapshot.catalog, sql)
+        snapshot.cache.rewrite(&snapshot.catalog, sql, key)
     }
 
     /// Uses `catalog` from now on, with an empty cache.

@@ -4,17 +4,18 @@
 //! A text is parsed into statements; each is walked by [`scope`](super::scope), which refuses
 //! what it cannot confine and rewrites what it can. When nothing changed the client's bytes
 //! go through untouched; otherwise every statement is printed from its AST, after the checks
-//! of [`fidelity`](super::fidelity).
+//! of [`fidelity`](super::fidelity), into a [`Template`] that serves every tenant.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use super::catalog::Catalog;
 use super::shape::Shape;
-use super::{fidelity, refuse, scope};
+use super::template::{KEY_MARKER, RewrittenSql, Template};
+use super::{RowKey, fidelity, refuse, scope};
 use crate::isolation::Violation;
 
 /// What to send for a row tenant's SQL text.
@@ -22,23 +23,18 @@ use crate::isolation::Violation;
 pub enum Rewritten {
     /// Forward the client's text as it is.
     Unchanged,
-    /// Forward this text instead.
-    Changed(RewrittenSql),
+    /// Forward this text, filled in for the session's tenant, instead.
+    Changed(Template),
 }
 
-/// SQL confined to the session tenant's rows. Only the rewriter makes one, so code that
-/// demands it knows the text went through the rewriter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RewrittenSql(Arc<str>);
-
-impl RewrittenSql {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Confines every statement of `sql` to the session tenant's rows, or refuses the text.
+/// Confines every statement of `sql` to the tenant of a key to be filled in, or refuses the
+/// text.
 pub fn rewrite(catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
+    if sql.contains(KEY_MARKER) {
+        return Err(refuse(format!(
+            "the text holds {KEY_MARKER}, which tenantgate reserves"
+        )));
+    }
     let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
         .map_err(|e| refuse(format!("statement cannot be parsed: {e}")))?;
     let mut changed = false;
@@ -57,7 +53,7 @@ pub fn rewrite(catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
         .collect::<Vec<_>>()
         .join("; ");
     fidelity::reparsed(&statements, &printed)?;
-    Ok(Rewritten::Changed(RewrittenSql(printed.into())))
+    Ok(Rewritten::Changed(Template::new(printed)?))
 }
 
 /// Whether `sql` has something like a `$n` parameter (in a string or comment too: then it is
@@ -97,18 +93,24 @@ impl Cache {
         }
     }
 
-    /// [`rewrite`], remembered; texts that differ only in literal values share one entry.
-    pub fn rewrite(&self, catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
+    /// [`rewrite`], remembered, for the tenant of `key`; `None` when the client's text goes
+    /// as it is. Texts that differ only in literal values share one entry.
+    pub fn rewrite(
+        &self,
+        catalog: &Catalog,
+        sql: &str,
+        key: &RowKey,
+    ) -> Result<Option<RewrittenSql>, Violation> {
         // A text with parameters comes from a client that prepares statements and sends the
         // same text again: looked up as it is, with no lexing.
         if !has_parameters(sql)
             && let Some(shape) = Shape::of(sql)
         {
             match self.remembered(catalog, &shape.key) {
-                Ok(Rewritten::Unchanged) => return Ok(Rewritten::Unchanged),
+                Ok(Rewritten::Unchanged) => return Ok(None),
                 Ok(Rewritten::Changed(template)) => {
-                    if let Some(filled) = shape.fill(template.as_str()) {
-                        return Ok(Rewritten::Changed(RewrittenSql(filled.into())));
+                    if let Some(filled) = template.for_shape(key, &shape.literals) {
+                        return Ok(Some(filled));
                     }
                 }
                 // A literal where no parameter may stand (`numeric(10, 2)`, `DATE '…'`):
@@ -116,10 +118,13 @@ impl Cache {
                 Err(_) => {}
             }
         }
-        self.remembered(catalog, sql)
+        Ok(match self.remembered(catalog, sql)? {
+            Rewritten::Unchanged => None,
+            Rewritten::Changed(template) => Some(template.for_tenant(key)),
+        })
     }
 
-    fn remembered(&self, catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
+    pub(super) fn remembered(&self, catalog: &Catalog, sql: &str) -> Result<Rewritten, Violation> {
         if let Some(hit) = self.get(catalog, sql) {
             return hit;
         }

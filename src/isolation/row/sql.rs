@@ -15,6 +15,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
 use super::TENANT_SETTING;
+use super::template::KEY_MARKER;
 
 /// The alias of a wrapped INSERT source.
 pub(super) const SOURCE_ALIAS: &str = "tenantgate_src";
@@ -53,8 +54,7 @@ fn expression(sql: &str) -> Option<Expr> {
 pub(crate) struct KeyAst {
     column: Ident,
     data_type: DataType,
-    /// `NULLIF(current_setting('tenantgate.tenant_id', true), '')::<type>`: stable, so an
-    /// index on the tenant column still serves it, and NULL (matching nothing) when unset.
+    /// `$2000000000::<type>`: the [`KEY_MARKER`], which each tenant's key literal replaces.
     key: Expr,
     /// `... ELSE <mismatch> END`: raises, typed as the column.
     mismatch: Expr,
@@ -63,9 +63,7 @@ pub(crate) struct KeyAst {
 impl KeyAst {
     /// `None` when `column_type` does not read as exactly one type name.
     pub(super) fn new(column: &str, column_type: &str) -> Option<KeyAst> {
-        let key = expression(&format!(
-            "NULLIF(current_setting('{TENANT_SETTING}', true), '')::{column_type}"
-        ))?;
+        let key = expression(&format!("{KEY_MARKER}::{column_type}"))?;
         let Expr::Cast {
             kind: CastKind::DoubleColon,
             data_type,

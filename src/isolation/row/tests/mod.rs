@@ -5,7 +5,7 @@
 //!
 //! | shorthand | stands for |
 //! |---|---|
-//! | `{kt}`, `{ki}`, `{ku}` | the session key as the column's type: `NULLIF(current_setting('tenantgate.tenant_id', true), '')::TEXT` (`INTEGER`, `UUID`) |
+//! | `{kt}`, `{ki}`, `{ku}` | the key marker as the column's type: `$2000000000::TEXT` (`INTEGER`, `UUID`), where each tenant's key goes |
 //! | `{o}`, `{c}`, `{e}` | `(SELECT * FROM orders WHERE "tenant_id" = {kt})`, the same of `customers`, and of `events` with `{ki}` |
 //! | `{O}`, `{C}`, `{E}` | the same, fenced with `OFFSET 0` (see `fence.rs`) |
 //! | `{bad}` | the expression that raises when an inserted tenant column is not the session's key (before its cast to the column type) |
@@ -19,9 +19,10 @@ use sqlparser::ast::{Expr, Statement, ValueWithSpan, Visit, Visitor};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use super::RowScope;
 use super::catalog::{Catalog, CatalogBuilder};
 use super::rewrite::{Cache, Rewritten, rewrite};
+use super::template::KEY_MARKER;
+use super::{RowKey, RowScope};
 use crate::isolation::{Policy, Rule};
 
 /// The test database: five tenant tables (text, integer and uuid keys), plain relations,
@@ -116,7 +117,7 @@ enum Expect {
 
 use Expect::{Out, Refused, Same};
 
-const KEY: &str = "NULLIF(current_setting('tenantgate.tenant_id', true), '')";
+const KEY: &str = KEY_MARKER;
 const BAD: &str = "('tenantgate: the tenant column must hold the session tenant''s key' || \
                    left(coalesce(current_setting('tenantgate.tenant_id', true), ''), 0))::INTEGER::TEXT";
 
@@ -252,7 +253,8 @@ fn beyond(inner: &[String], outer: &[String]) -> Option<Vec<String>> {
 
 /// The literals the rewriter may add: none of them is a tenant's key.
 fn added_literal_allowed(literal: &str) -> bool {
-    literal == "'tenantgate.tenant_id'"
+    literal == KEY_MARKER
+        || literal == "'tenantgate.tenant_id'"
         || literal == "true"
         || literal == "''"
         || literal == "0"
