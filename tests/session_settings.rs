@@ -40,6 +40,49 @@ async fn unreported_settings_follow_their_client_only() {
     assert_eq!(show(&a, "lock_timeout").await, default_lock);
 }
 
+/// A SET inside a transaction block lasts only if the block commits, as in Postgres; the
+/// proxy must not carry a rolled-back value to the client's next connection.
+#[tokio::test]
+async fn a_set_in_a_rolled_back_block_is_undone() {
+    let env = TestEnv::with(one_connection("")).await;
+    let a = env.client("acme_app", "app").await;
+    let b = env.client("acme_app", "app").await;
+    let default_lock = show(&b, "lock_timeout").await;
+    let run = |sql: &'static str| a.simple_query(sql);
+    run("BEGIN").await.unwrap();
+    run("SET lock_timeout = '4s'").await.unwrap();
+    assert_eq!(show(&a, "lock_timeout").await, "4s");
+    run("ROLLBACK").await.unwrap();
+    // b takes the one server connection in between, so a's settings are set up again.
+    for client in [&a, &b, &a] {
+        assert_eq!(show(client, "lock_timeout").await, default_lock);
+    }
+    // A failed block rolls back too, whatever ends it.
+    run("BEGIN").await.unwrap();
+    run("SET lock_timeout = '5s'").await.unwrap();
+    assert!(run("SELECT 1/0").await.is_err());
+    run("COMMIT").await.unwrap();
+    for client in [&a, &b, &a] {
+        assert_eq!(show(client, "lock_timeout").await, default_lock);
+    }
+    // A committed block keeps it, also for the client's next connection.
+    run("BEGIN").await.unwrap();
+    run("SET lock_timeout = '6s'").await.unwrap();
+    run("COMMIT").await.unwrap();
+    assert_eq!(show(&b, "lock_timeout").await, default_lock);
+    assert_eq!(show(&a, "lock_timeout").await, "6s");
+    // After a rollback to a savepoint the proxy cannot tell what held: the server connection
+    // is reset before anyone else gets it.
+    run("BEGIN").await.unwrap();
+    run("SAVEPOINT s").await.unwrap();
+    run("SET lock_timeout = '7s'").await.unwrap();
+    run("ROLLBACK TO SAVEPOINT s").await.unwrap();
+    run("SET work_mem = '9MB'").await.unwrap();
+    run("COMMIT").await.unwrap();
+    assert_eq!(show(&b, "lock_timeout").await, default_lock);
+    assert_ne!(show(&b, "work_mem").await, "9MB");
+}
+
 #[tokio::test]
 async fn a_set_among_other_statements_is_reset_before_the_next_client() {
     let env = TestEnv::with(one_connection("")).await;

@@ -71,6 +71,15 @@ impl Outbound {
             } else {
                 None
             };
+            // A CommandComplete is read whole while a transaction block's setting changes
+            // wait for its COMMIT or ROLLBACK.
+            if header.tag == b'C' && tracker.wants_command_tags() {
+                if rest.len() < header.frame_len {
+                    break;
+                }
+                let body = &rest[5..header.frame_len];
+                tracker.command_complete(body.strip_suffix(b"\0").unwrap_or(body));
+            }
             match tracker.on_message(header.tag, status) {
                 Ok(Disposition::Forward) => self.forwarding = true,
                 Ok(Disposition::Swallow) => self.forwarding = false,

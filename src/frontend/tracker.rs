@@ -87,8 +87,22 @@ pub struct Tracker {
     settings: VecDeque<SettingChange>,
     /// Setting changes Postgres ran, since the last call to `take_confirmed`.
     confirmed: Vec<SettingChange>,
+    /// Setting changes made inside a transaction block: they hold only if it commits.
+    provisional: Vec<SettingChange>,
+    /// How the block's last COMMIT or ROLLBACK ended, by its command tag, since the last
+    /// ReadyForQuery.
+    block_end: Option<BlockEnd>,
     /// The client changed session settings the proxy cannot follow.
     untracked: bool,
+}
+
+/// What ended (part of) a transaction block, as its CommandComplete tag says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockEnd {
+    /// `COMMIT` (also `END`, `COMMIT AND CHAIN`).
+    Commit,
+    /// `ROLLBACK` (also `ABORT`, a COMMIT of a failed block, `ROLLBACK TO SAVEPOINT`).
+    Rollback,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +192,41 @@ impl Tracker {
         self.status
     }
 
+    /// Whether the relay should pass on CommandComplete tags (see `command_complete`): only
+    /// while changes made in a transaction block wait for its end.
+    pub fn wants_command_tags(&self) -> bool {
+        !self.provisional.is_empty()
+    }
+
+    /// The tag of a CommandComplete, read before `on_message` sees it.
+    pub fn command_complete(&mut self, tag: &[u8]) {
+        match tag {
+            b"COMMIT" => self.block_end = Some(BlockEnd::Commit),
+            b"ROLLBACK" => self.block_end = Some(BlockEnd::Rollback),
+            _ => {}
+        }
+    }
+
+    /// Settles the block's provisional changes at a ReadyForQuery: a commit keeps them, a
+    /// rollback out of the block drops them. A rollback that stays in the block (to a
+    /// savepoint) or a block that ends otherwise (PREPARE TRANSACTION) leaves them unknown.
+    fn settle(&mut self) {
+        let end = self.block_end.take();
+        if self.provisional.is_empty() {
+            return;
+        }
+        let idle = self.status == Some(TransactionStatus::Idle);
+        match end {
+            Some(BlockEnd::Commit) => self.confirmed.append(&mut self.provisional),
+            Some(BlockEnd::Rollback) if idle => self.provisional.clear(),
+            None if !idle => {}
+            Some(BlockEnd::Rollback) | None => {
+                self.provisional.clear();
+                self.untracked = true;
+            }
+        }
+    }
+
     /// Statements the backend turned out not to have prepared, since the last call.
     pub fn take_lost(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.lost)
@@ -221,6 +270,7 @@ impl Tracker {
                     return Err(Desync('Z'));
                 }
                 self.status = ready;
+                self.settle();
                 true
             }
             (Request::Query, b'E') => {
@@ -259,7 +309,11 @@ impl Tracker {
             && let Some(change) = self.settings.pop_front()
             && !done.failed
         {
-            self.confirmed.push(change);
+            if self.status == Some(TransactionStatus::Idle) {
+                self.confirmed.push(change);
+            } else {
+                self.provisional.push(change);
+            }
         }
         Ok(head.disposition(tag))
     }
@@ -333,6 +387,48 @@ mod tests {
         assert_eq!(run(&mut t, "CZEZ"), vec![Forward; 4]);
         assert_eq!(t.take_confirmed(), vec![change("'1s'")]);
         assert!(t.take_confirmed().is_empty());
+    }
+
+    #[test]
+    fn a_setting_made_in_a_block_holds_only_if_the_block_commits() {
+        use crate::isolation::{SettingChange, SettingValue};
+        use TransactionStatus::{Idle, InTransaction};
+        let change = SettingChange {
+            name: "lock_timeout".into(),
+            value: SettingValue::To("'1s'".into()),
+            local: false,
+        };
+        // BEGIN, SET, then the block's end with its tag and the status after it.
+        let block = |end: &[u8], after: TransactionStatus| {
+            let mut t = Tracker::default();
+            t.push(Request::Query, Origin::Client);
+            t.on_message(b'C', None).unwrap();
+            t.on_message(b'Z', Some(InTransaction)).unwrap();
+            t.push_setting(change.clone());
+            t.on_message(b'C', None).unwrap();
+            t.on_message(b'Z', Some(InTransaction)).unwrap();
+            assert!(t.take_confirmed().is_empty(), "not before the block ends");
+            assert!(t.wants_command_tags());
+            t.push(Request::Query, Origin::Client);
+            t.command_complete(end);
+            t.on_message(b'C', None).unwrap();
+            t.on_message(b'Z', Some(after)).unwrap();
+            (
+                t.take_confirmed(),
+                t.changed_untracked(),
+                t.wants_command_tags(),
+            )
+        };
+        assert_eq!(block(b"COMMIT", Idle), (vec![change.clone()], false, false));
+        assert_eq!(
+            block(b"COMMIT", InTransaction),
+            (vec![change.clone()], false, false)
+        );
+        assert_eq!(block(b"ROLLBACK", Idle), (vec![], false, false));
+        // ROLLBACK TO SAVEPOINT: which changes it undid is not known.
+        assert_eq!(block(b"ROLLBACK", InTransaction), (vec![], true, false));
+        assert_eq!(block(b"SELECT 1", InTransaction), (vec![], false, true));
+        assert_eq!(block(b"PREPARE TRANSACTION", Idle), (vec![], true, false));
     }
 
     #[test]
