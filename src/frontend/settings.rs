@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::outbound::ParameterChange;
-use crate::isolation::{Rule, SettingChange, SettingValue, Violation, duration_ms};
+use crate::isolation::{Rule, SettingChange, SettingValue, Violation, duration_ms, quote_literal};
 
 /// Reported settings that follow a client, by the name Postgres reports them under.
 const TRACKED: &[&str] = &["application_name", "DateStyle", "IntervalStyle", "TimeZone"];
@@ -215,10 +215,6 @@ fn is_setting_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
-}
-
-fn quote_literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
 }
 
 /// Records reported changes in a connection's settings.

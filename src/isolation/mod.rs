@@ -11,6 +11,7 @@ mod guard;
 mod lexer;
 #[cfg(test)]
 mod pooling_tests;
+mod quote;
 pub mod row;
 mod schema;
 mod session;
@@ -21,6 +22,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::PoolMode;
+
+pub use quote::{quote_ident, quote_literal};
 
 pub use session::{SessionEffect, SettingChange, SettingValue, duration_ms};
 

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
 
+use crate::isolation::quote_ident;
 use crate::isolation::row::{RowKey, TENANT_SETTING};
 use crate::protocol::query_message;
 
@@ -96,11 +97,6 @@ pub fn write_preamble(
         conn.context = Some(context.id);
     }
     Preamble { queries, discards }
-}
-
-/// Quotes an identifier the way Postgres' quote_ident does for any input.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use deadpool::managed::{Object, Pool, PoolError, QueueMode, TimeoutType, Timeouts};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use context::{Context, Preamble, quote_ident, write_preamble};
+pub use context::{Context, Preamble, write_preamble};
 pub use manager::Manager;
 
 use crate::backend::{BackendError, Connection, Endpoint, Target};

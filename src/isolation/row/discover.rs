@@ -14,7 +14,7 @@ use tokio_postgres::Client;
 use super::TENANT_SETTING;
 use super::catalog::Catalog;
 use crate::config::{QualifiedName, RowSettings};
-use crate::pool::quote_ident;
+use crate::isolation::quote_ident;
 
 /// The name of the row-level security policy `provision-rls` creates.
 pub const POLICY_NAME: &str = "tenant_isolation";

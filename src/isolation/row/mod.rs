@@ -36,7 +36,7 @@ use discover::{DiscoverError, Discovered};
 use rewrite::Cache;
 use template::RewrittenSql;
 
-use super::{Rule, Violation};
+use super::{Rule, Violation, quote_literal};
 
 /// The backend setting that carries the session tenant's key.
 pub const TENANT_SETTING: &str = "tenantgate.tenant_id";
@@ -60,17 +60,6 @@ impl RowKey {
 
     pub fn literal(&self) -> &str {
         &self.0
-    }
-}
-
-/// Quotes `value` as Postgres' quote_literal does: as an `E''` string when it holds a
-/// backslash, so that it reads the same whatever `standard_conforming_strings` says.
-fn quote_literal(value: &str) -> String {
-    let quoted = value.replace('\'', "''");
-    if value.contains('\\') {
-        format!("E'{}'", quoted.replace('\\', "\\\\"))
-    } else {
-        format!("'{quoted}'")
     }
 }
 
