@@ -196,6 +196,22 @@ pub(super) fn guarded(condition: Option<Expr>, predicate: Expr) -> Expr {
     }
 }
 
+/// `(left) AND c1 AND c2 ...`, or the conjuncts alone; `left` when there are none.
+pub(super) fn and_all(
+    left: Option<Expr>,
+    conjuncts: impl IntoIterator<Item = Expr>,
+) -> Option<Expr> {
+    let mut conjuncts = conjuncts.into_iter();
+    let Some(first) = conjuncts.next() else {
+        return left;
+    };
+    Some(conjuncts.fold(and(left, first), |all, c| Expr::BinaryOp {
+        left: Box::new(all),
+        op: BinaryOperator::And,
+        right: Box::new(c),
+    }))
+}
+
 /// `(left) AND right`, or `right` alone.
 pub(super) fn and(left: Option<Expr>, right: Expr) -> Expr {
     match left {

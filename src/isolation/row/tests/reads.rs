@@ -188,18 +188,20 @@ fn select_references() {
             (
                 "SELECT * FROM customers c, LATERAL (SELECT * FROM orders o WHERE o.id = c.id) x",
                 Out(
-                    "SELECT * FROM (SELECT * FROM customers WHERE \"tenant_id\" = {kt}) AS c, LATERAL (SELECT * FROM orders o WHERE (o.id = c.id) AND o.\"tenant_id\" = {kt}) x",
+                    "SELECT * FROM customers c, LATERAL (SELECT * FROM orders o WHERE (o.id = c.id) AND o.\"tenant_id\" = {kt}) x WHERE c.\"tenant_id\" = {kt}",
                 ),
             ),
             (
                 "SELECT * FROM customers c CROSS JOIN LATERAL (SELECT * FROM orders o WHERE o.id = c.id) x",
                 Out(
-                    "SELECT * FROM (SELECT * FROM customers WHERE \"tenant_id\" = {kt}) AS c CROSS JOIN LATERAL (SELECT * FROM orders o WHERE (o.id = c.id) AND o.\"tenant_id\" = {kt}) x",
+                    "SELECT * FROM customers c CROSS JOIN LATERAL (SELECT * FROM orders o WHERE (o.id = c.id) AND o.\"tenant_id\" = {kt}) x WHERE c.\"tenant_id\" = {kt}",
                 ),
             ),
             (
                 "SELECT * FROM orders, LATERAL generate_series(1, amount) g",
-                Out("SELECT * FROM {o} AS orders, LATERAL generate_series(1, amount) g"),
+                Out(
+                    "SELECT * FROM orders, LATERAL generate_series(1, amount) g WHERE orders.\"tenant_id\" = {kt}",
+                ),
             ),
             // CTEs, recursive and data-modifying ones included.
             (
@@ -211,7 +213,7 @@ fn select_references() {
             (
                 "WITH a AS (SELECT * FROM orders), b AS (SELECT * FROM a JOIN customers c ON c.id = a.id) SELECT * FROM b",
                 Out(
-                    "WITH a AS (SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}), b AS (SELECT * FROM a JOIN (SELECT * FROM customers WHERE \"tenant_id\" = {kt}) AS c ON c.id = a.id) SELECT * FROM b",
+                    "WITH a AS (SELECT * FROM orders WHERE orders.\"tenant_id\" = {kt}), b AS (SELECT * FROM a JOIN customers c ON c.id = a.id WHERE c.\"tenant_id\" = {kt}) SELECT * FROM b",
                 ),
             ),
             (
@@ -337,7 +339,9 @@ fn select_references() {
             ),
             (
                 "SELECT * FROM orders o JOIN customers c ON c.id = o.id FOR UPDATE OF o NOWAIT",
-                Out("SELECT * FROM {o} AS o JOIN {c} AS c ON c.id = o.id FOR UPDATE OF o NOWAIT"),
+                Out(
+                    "SELECT * FROM orders o JOIN customers c ON c.id = o.id WHERE o.\"tenant_id\" = {kt} AND c.\"tenant_id\" = {kt} FOR UPDATE OF o NOWAIT",
+                ),
             ),
             // Statements that carry a query.
             (
@@ -419,33 +423,62 @@ fn error_oracles() {
     );
 }
 
-/// The predicate lives inside a derived table that replaces the tenant table, so it filters
-/// that table's rows before any join: an outer join keeps its null-extended rows, and no
-/// join becomes an inner one.
+/// A tenant table no outer join can null gets the predicate in the SELECT's WHERE: its rows
+/// are filtered as if before the join. One on the nullable side is replaced by a derived
+/// table that filters its rows before the join, so an outer join keeps its null-extended
+/// rows and no join becomes an inner one.
 #[test]
 fn joins() {
     check(
         "joins",
         &[
             (
+                "SELECT * FROM orders o JOIN customers c ON c.id = o.id RIGHT JOIN events e ON e.id = o.id",
+                Out(
+                    "SELECT * FROM {o} AS o JOIN {c} AS c ON c.id = o.id RIGHT JOIN events e ON e.id = o.id WHERE e.\"tenant_id\" = {ki}",
+                ),
+            ),
+            (
+                "SELECT * FROM orders o LEFT JOIN customers c ON c.id = o.id JOIN events e ON e.id = o.id",
+                Out(
+                    "SELECT * FROM orders o LEFT JOIN {c} AS c ON c.id = o.id JOIN events e ON e.id = o.id WHERE o.\"tenant_id\" = {kt} AND e.\"tenant_id\" = {ki}",
+                ),
+            ),
+            (
+                "SELECT * FROM orders o (a, b) JOIN customers c ON c.id = o.a",
+                Out(
+                    "SELECT * FROM {o} AS o (a, b) JOIN customers c ON c.id = o.a WHERE c.\"tenant_id\" = {kt}",
+                ),
+            ),
+            (
                 "SELECT * FROM orders o JOIN customers c ON c.id = o.id",
-                Out("SELECT * FROM {o} AS o JOIN {c} AS c ON c.id = o.id"),
+                Out(
+                    "SELECT * FROM orders o JOIN customers c ON c.id = o.id WHERE o.\"tenant_id\" = {kt} AND c.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT * FROM orders o INNER JOIN countries c USING (id)",
-                Out("SELECT * FROM {o} AS o INNER JOIN countries c USING(id)"),
+                Out(
+                    "SELECT * FROM orders o INNER JOIN countries c USING(id) WHERE o.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT count(*) FROM orders, customers",
-                Out("SELECT count(*) FROM {o} AS orders, {c} AS customers"),
+                Out(
+                    "SELECT count(*) FROM orders, customers WHERE orders.\"tenant_id\" = {kt} AND customers.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT * FROM countries c, orders o WHERE o.id = c.id",
-                Out("SELECT * FROM countries c, {o} AS o WHERE o.id = c.id"),
+                Out(
+                    "SELECT * FROM countries c, orders o WHERE (o.id = c.id) AND o.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT * FROM orders JOIN orders o2 ON o2.id = orders.id",
-                Out("SELECT * FROM {o} AS orders JOIN {o} AS o2 ON o2.id = orders.id"),
+                Out(
+                    "SELECT * FROM orders JOIN orders o2 ON o2.id = orders.id WHERE orders.\"tenant_id\" = {kt} AND o2.\"tenant_id\" = {kt}",
+                ),
             ),
             // Nullable side a tenant table: filtered before the join, the ON clause untouched.
             (
@@ -460,11 +493,15 @@ fn joins() {
             ),
             (
                 "SELECT * FROM orders o LEFT OUTER JOIN customers c ON c.id = o.id",
-                Out("SELECT * FROM {o} AS o LEFT OUTER JOIN {c} AS c ON c.id = o.id"),
+                Out(
+                    "SELECT * FROM orders o LEFT OUTER JOIN {c} AS c ON c.id = o.id WHERE o.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT * FROM countries c RIGHT JOIN orders o ON o.id = c.id",
-                Out("SELECT * FROM countries c RIGHT JOIN {o} AS o ON o.id = c.id"),
+                Out(
+                    "SELECT * FROM countries c RIGHT JOIN orders o ON o.id = c.id WHERE o.\"tenant_id\" = {kt}",
+                ),
             ),
             (
                 "SELECT * FROM orders o FULL OUTER JOIN customers c ON c.id = o.id",
@@ -476,7 +513,9 @@ fn joins() {
             ),
             (
                 "SELECT * FROM orders o NATURAL JOIN customers c",
-                Out("SELECT * FROM {o} AS o NATURAL JOIN {c} AS c"),
+                Out(
+                    "SELECT * FROM orders o NATURAL JOIN customers c WHERE o.\"tenant_id\" = {kt} AND c.\"tenant_id\" = {kt}",
+                ),
             ),
             // Nested joins, lateral outer joins, VALUES.
             (
@@ -500,12 +539,14 @@ fn joins() {
             (
                 "SELECT * FROM orders o LEFT JOIN LATERAL (SELECT * FROM customers c WHERE c.id = o.id LIMIT 1) x ON true",
                 Out(
-                    "SELECT * FROM {o} AS o LEFT JOIN LATERAL (SELECT * FROM customers c WHERE (c.id = o.id) AND c.\"tenant_id\" = {kt} LIMIT 1) x ON true",
+                    "SELECT * FROM orders o LEFT JOIN LATERAL (SELECT * FROM customers c WHERE (c.id = o.id) AND c.\"tenant_id\" = {kt} LIMIT 1) x ON true WHERE o.\"tenant_id\" = {kt}",
                 ),
             ),
             (
                 "SELECT * FROM (VALUES (1), (2)) v(x) JOIN orders o ON o.id = v.x",
-                Out("SELECT * FROM (VALUES (1), (2)) v (x) JOIN {o} AS o ON o.id = v.x"),
+                Out(
+                    "SELECT * FROM (VALUES (1), (2)) v (x) JOIN orders o ON o.id = v.x WHERE o.\"tenant_id\" = {kt}",
+                ),
             ),
         ],
     );

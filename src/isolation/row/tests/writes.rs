@@ -464,7 +464,7 @@ fn copy() {
             (
                 "COPY (SELECT * FROM orders o JOIN customers c ON c.id = o.id) TO STDOUT WITH (FORMAT binary)",
                 Out(
-                    "COPY (SELECT * FROM {o} AS o JOIN {c} AS c ON c.id = o.id) TO STDOUT (FORMAT binary)",
+                    "COPY (SELECT * FROM orders o JOIN customers c ON c.id = o.id WHERE o.\"tenant_id\" = {kt} AND c.\"tenant_id\" = {kt}) TO STDOUT (FORMAT binary)",
                 ),
             ),
             (
