@@ -62,6 +62,9 @@ database = "app"
 name = "acme_app"
 password = "x"
 tenants = ["acme", "ghost"]
+
+[plans.pro]
+queries_per_second = 0
 "#,
     )
     .unwrap();
@@ -73,6 +76,7 @@ tenants = ["acme", "ghost"]
         format!("{file}:3: proxy.startup_timeout"),
         format!("{file}:13: tenants[0].cluster: no cluster is named \"nope\""),
         format!("{file}:19: users[0].tenants: no tenant has id \"ghost\""),
+        format!("{file}:21: plans.pro.queries_per_second: must be at least 1"),
     ] {
         assert!(
             errors.contains(&expected),

@@ -187,12 +187,17 @@ fn plans(c: &mut Checker, raw: &BTreeMap<String, Spanned<model::PlanSection>>) -
                 .statement_timeout
                 .as_ref()
                 .map(|_| c.duration(&p.get_ref().statement_timeout, &key, Duration::ZERO));
-            if p.get_ref().pool_size == Some(0) {
-                c.problem(
-                    &p.span(),
-                    format!("plans.{name}.pool_size"),
-                    "must be at least 1",
-                );
+            for (field, value) in [
+                ("pool_size", p.get_ref().pool_size),
+                ("queries_per_second", p.get_ref().queries_per_second),
+            ] {
+                if value == Some(0) {
+                    c.problem(
+                        &p.span(),
+                        format!("plans.{name}.{field}"),
+                        "must be at least 1",
+                    );
+                }
             }
             Plan {
                 name: name.clone(),

@@ -20,6 +20,7 @@ use super::tracker::{Origin, Request, Tracker};
 use crate::backend::{self, Connection};
 use crate::config::PoolMode;
 use crate::error::ClientError;
+use crate::pool::TenantPool;
 use crate::pool::{Checkout, write_preamble};
 use crate::protocol::{Header, TransactionStatus, query_message, ready_for_query};
 use crate::tenant::TenantContext;
@@ -33,6 +34,53 @@ pub struct Relay<S> {
     cancel: CancelSlot,
     max_message: usize,
     settings: ClientSettings,
+    throttle: Throttle,
+}
+
+/// The plan's `queries_per_second` for the messages waiting in the client buffer.
+#[derive(Default)]
+struct Throttle {
+    /// Statements at the start of the buffer already booked (an attached stretch can end
+    /// after they were booked and before they were sent).
+    booked: u32,
+    /// When the booked statements may run.
+    run_at: Option<tokio::time::Instant>,
+}
+
+impl Throttle {
+    /// Waits until the statements of the whole messages in `buf` may run.
+    async fn admit(&mut self, pool: &TenantPool, buf: &[u8], max_message: usize) {
+        if !pool.is_rate_limited() {
+            return;
+        }
+        let statements = statements_in(buf, max_message);
+        if statements > self.booked {
+            let at = pool.book(statements - self.booked);
+            self.run_at = self.run_at.max(at);
+            self.booked = statements;
+        }
+        if let Some(at) = self.run_at {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// The booked messages were translated and left the buffer.
+    fn consumed(&mut self) {
+        self.booked = 0;
+    }
+}
+
+/// How many statements (Query and Execute messages) the whole messages at the start of `buf`
+/// run.
+fn statements_in(buf: &[u8], max_message: usize) -> u32 {
+    let (mut at, mut statements) = (0, 0);
+    while let Ok(Some(header)) = Header::peek(&buf[at..], max_message)
+        && buf.len() - at >= header.frame_len
+    {
+        statements += u32::from(matches!(header.tag, b'Q' | b'E'));
+        at += header.frame_len;
+    }
+    statements
 }
 
 /// How an attached stretch ended.
@@ -68,6 +116,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             cancel,
             max_message,
             settings,
+            throttle: Throttle::default(),
         }
     }
 
@@ -100,6 +149,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                     .map_err(|_| ClientError::ClientGone)?;
                 continue;
             }
+            // Rate-limited before a connection is held.
+            self.throttle
+                .admit(&self.tenant.pool, &self.client_buf, self.max_message)
+                .await;
             let mut checkout = match self.tenant.pool.checkout().await {
                 Ok(c) => c,
                 Err(e) => {
@@ -171,6 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                 prepared: None,
             },
         )?;
+        self.throttle.consumed();
         if tracker.ready_expected() > 0 || !discarded.is_empty() {
             error.write(&mut out);
         }
@@ -223,6 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             },
         )?;
         debug_assert!(local.is_empty(), "refusals go through the attached backend");
+        self.throttle.consumed();
 
         let link = Link {
             tracker: Mutex::new(tracker),
@@ -233,6 +288,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         let inbound = &mut self.inbound;
         let client_buf = &mut self.client_buf;
         let settings = &mut self.settings;
+        let (pool, max_message) = (&self.tenant.pool, self.max_message);
+        let throttle = &mut self.throttle;
 
         // Client → backend. Whichever direction returns first drops the other, so each only
         // returns `Idle` when the other is not halfway through a write (see `Link`).
@@ -259,6 +316,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                 if client_read.read_buf(client_buf).await.unwrap_or(0) == 0 {
                     return Ok::<Detach, ClientError>(Detach::ClientGone);
                 }
+                throttle.admit(pool, client_buf, max_message).await;
                 let mut tracker = link.tracker();
                 for id in tracker.take_lost() {
                     prepared.remove(&id);
@@ -273,6 +331,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
                     },
                 )?;
                 drop(tracker);
+                throttle.consumed();
                 debug_assert!(local.is_empty(), "refusals go through the attached backend");
                 terminate = flow == Flow::Terminate;
             }

@@ -3,6 +3,7 @@
 
 mod context;
 mod manager;
+mod rate;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -13,6 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use context::{Context, Preamble, write_preamble};
 pub use manager::Manager;
+use rate::RateLimit;
 
 use crate::backend::{BackendError, Connection, Endpoint, Target};
 use crate::config::{Config, Isolation, PoolMode};
@@ -47,6 +49,8 @@ pub struct TenantPool {
     share: Option<Arc<Semaphore>>,
     /// The plan's `max_client_connections`.
     clients: Option<Arc<Semaphore>>,
+    /// The plan's `queries_per_second`.
+    rate: Option<RateLimit>,
 }
 
 /// A backend connection held by one session.
@@ -113,6 +117,7 @@ impl Pools {
                 clients: plan
                     .and_then(|p| p.max_client_connections)
                     .map(|n| Arc::new(Semaphore::new(n as usize))),
+                rate: plan.and_then(|p| p.queries_per_second).map(RateLimit::new),
             };
             by_tenant.insert(t.id.clone(), Arc::new(tenant));
         }
@@ -185,6 +190,16 @@ impl TenantPool {
                 .map(|p| ClientSlot(Some(p)))
                 .map_err(|_| ClientError::TooManyConnections(format!("tenant \"{tenant}\""))),
         }
+    }
+
+    /// Whether the plan limits `queries_per_second`.
+    pub fn is_rate_limited(&self) -> bool {
+        self.rate.is_some()
+    }
+
+    /// Books `statements` (Query and Execute messages) on the plan's rate: when they may run.
+    pub fn book(&self, statements: u32) -> Option<tokio::time::Instant> {
+        self.rate.as_ref().map(|r| r.book(statements))
     }
 
     /// Waits for a backend connection within the tenant's share and the wait timeout.
