@@ -20,8 +20,7 @@ use super::tracker::{Origin, Request, Tracker};
 use crate::backend::{self, Connection};
 use crate::config::PoolMode;
 use crate::error::ClientError;
-use crate::pool::TenantPool;
-use crate::pool::{Checkout, write_preamble};
+use crate::pool::{Checkout, TenantPool, write_preamble};
 use crate::protocol::{Header, TransactionStatus, query_message, ready_for_query};
 use crate::tenant::TenantContext;
 
