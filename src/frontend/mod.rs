@@ -3,7 +3,8 @@
 //! [`startup`] authenticates and resolves the tenant; [`relay`] then runs the message loop,
 //! with [`inbound`] translating client frames through the isolation policy, [`outbound`]
 //! streaming backend responses, and [`tracker`] pairing the two. [`cancel`] routes
-//! CancelRequests to the one backend a session holds.
+//! CancelRequests to the one backend a session holds; [`throttle`] holds a tenant to its
+//! plan's rate.
 
 mod auth;
 mod cancel;
@@ -13,6 +14,7 @@ mod prepared;
 mod relay;
 mod settings;
 mod startup;
+mod throttle;
 mod tracker;
 
 use std::net::SocketAddr;

@@ -16,11 +16,12 @@ use super::inbound::{Flow, Inbound, Outputs};
 use super::outbound::Outbound;
 use super::prepared::Registry;
 use super::settings::{ClientSettings, apply_to_server};
+use super::throttle::Throttle;
 use super::tracker::{Origin, Request, Tracker};
 use crate::backend::{self, Connection};
 use crate::config::PoolMode;
 use crate::error::ClientError;
-use crate::pool::{Checkout, TenantPool, write_preamble};
+use crate::pool::{Checkout, write_preamble};
 use crate::protocol::{Header, TransactionStatus, query_message, ready_for_query};
 use crate::tenant::TenantContext;
 
@@ -34,52 +35,6 @@ pub struct Relay<S> {
     max_message: usize,
     settings: ClientSettings,
     throttle: Throttle,
-}
-
-/// The plan's `queries_per_second` for the messages waiting in the client buffer.
-#[derive(Default)]
-struct Throttle {
-    /// Statements at the start of the buffer already booked (an attached stretch can end
-    /// after they were booked and before they were sent).
-    booked: u32,
-    /// When the booked statements may run.
-    run_at: Option<tokio::time::Instant>,
-}
-
-impl Throttle {
-    /// Waits until the statements of the whole messages in `buf` may run.
-    async fn admit(&mut self, pool: &TenantPool, buf: &[u8], max_message: usize) {
-        if !pool.is_rate_limited() {
-            return;
-        }
-        let statements = statements_in(buf, max_message);
-        if statements > self.booked {
-            let at = pool.book(statements - self.booked);
-            self.run_at = self.run_at.max(at);
-            self.booked = statements;
-        }
-        if let Some(at) = self.run_at {
-            tokio::time::sleep_until(at).await;
-        }
-    }
-
-    /// The booked messages were translated and left the buffer.
-    fn consumed(&mut self) {
-        self.booked = 0;
-    }
-}
-
-/// How many statements (Query and Execute messages) the whole messages at the start of `buf`
-/// run.
-fn statements_in(buf: &[u8], max_message: usize) -> u32 {
-    let (mut at, mut statements) = (0, 0);
-    while let Ok(Some(header)) = Header::peek(&buf[at..], max_message)
-        && buf.len() - at >= header.frame_len
-    {
-        statements += u32::from(matches!(header.tag, b'Q' | b'E'));
-        at += header.frame_len;
-    }
-    statements
 }
 
 /// How an attached stretch ended.
