@@ -326,11 +326,12 @@ tenants = "*"
     #[test]
     fn row_configuration_problems() {
         let text = format!(
-            "{BASE}{}{}{}{}\n[row]\ninclude = [\"a.b.c\"]\n",
+            "{BASE}{}{}{}{}{}\n[row]\ninclude = [\"a.b.c\"]\n",
             tenant("a", "row", "saas", Some("k")),
             tenant("b", "row", "saas", Some("k")),
             tenant("c", "schema", "saas", None),
             tenant("d", "schema", "app", Some("x")),
+            tenant("e", "row", "saas", Some("nul\\u0000")),
         );
         let found = problems(&text);
         for expected in [
@@ -338,6 +339,7 @@ tenants = "*"
             "tenants[2].database: database \"saas\" holds row-isolated tenants",
             "tenants[3].key: only row-isolated tenants have a key",
             "row.include[0]: expected \"table\" or \"schema.table\"",
+            "tenants[4].key: must not contain a NUL character",
         ] {
             assert!(
                 found.iter().any(|p| p.starts_with(expected)),

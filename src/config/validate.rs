@@ -410,6 +410,8 @@ fn tenants(
                     .unwrap_or_else(|| t.id.span());
                 if schema.is_empty() {
                     c.problem(&span, key("schema"), "must not be empty");
+                } else if schema.contains('\0') {
+                    c.problem(&span, key("schema"), "must not contain a NUL character");
                 }
                 let place = (
                     t.cluster.get_ref().clone(),
@@ -442,6 +444,9 @@ fn tenants(
                 );
                 if value.is_empty() {
                     c.problem(&t.id.span(), key("key"), "must not be empty");
+                } else if value.contains('\0') {
+                    // Postgres text cannot hold it, and the key is written into SQL.
+                    c.problem(&t.id.span(), key("key"), "must not contain a NUL character");
                 } else if let Some(other) = schemas.insert(place, id.clone()) {
                     c.problem(
                         &t.id.span(),
