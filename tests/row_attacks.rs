@@ -143,6 +143,16 @@ const ATTACKS: &[&str] = &[
     "SELECT $q$x$q$ || item FROM orders",
     "SELECT item::text || '{}'::text[]::text FROM orders",
     "SELECT item FROM orders WHERE item ~ 'p.*'",
+    // the marker where the rewriter puts the tenant's key, forged in every way a text can
+    // hold it, and literals that try to reach past their own place
+    "SELECT * FROM orders WHERE tenant_id = $2000000000",
+    "SELECT * FROM orders WHERE item = '$2000000000' OR tenant_id <> 'x'",
+    "SELECT * FROM orders WHERE item = $$ $2000000000 $$ OR true",
+    "SELECT * FROM orders /* $2000000000 */ WHERE true",
+    "SELECT * FROM orders WHERE item = E'\\x242000000000' OR true",
+    "SELECT * FROM orders WHERE item = $1000000000",
+    "SELECT * FROM orders WHERE item = 'x'' OR tenant_id <> ''' OR id = 1",
+    "SELECT * FROM orders WHERE id = 1 OR item = 'piedpiper'",
     // writes aimed at the other tenant
     "UPDATE orders SET item = 'pwned' WHERE tenant_id = 'piedpiper'",
     "UPDATE orders SET item = 'pwned' WHERE id = 501",
