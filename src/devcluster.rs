@@ -481,11 +481,8 @@ pub async fn dev(port: u16) -> Result<(), DevError> {
         examples.user_password
     );
     println!("\nPress Ctrl-C to stop and remove everything.");
-    server
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // SIGTERM too: `timeout` and service managers stop it that way.
+    server.run_until(crate::server::shutdown_signal()).await?;
     drop(cluster);
     Ok(())
 }

@@ -128,7 +128,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     server.run_until(shutdown_signal()).await
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
