@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use pgwire::api::auth::driver::AuthOutcome;
 use pgwire::api::auth::{AuthDriver, ServerParameterProvider};
 use pgwire::api::{ClientInfo, DefaultClient, PgWireConnectionState};
 use pgwire::error::PgWireError;
-use pgwire::messages::PgWireFrontendMessage;
 use pgwire::messages::startup::Startup;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::PgWireMessageServerCodec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Framed, FramedParts};
@@ -179,8 +179,16 @@ where
     let reported = Reported::new(params, &settings, &user);
     let driver =
         AuthDriver::<Reported>::new(reported).with_pid_secret_key_generator(shared.keys.clone());
+    // The SCRAM server-final message goes out in one write with AuthenticationOk and the
+    // rest of the login, not in one of its own.
+    if let Some(message) = final_message {
+        framed
+            .feed(PgWireBackendMessage::Authentication(message))
+            .await
+            .map_err(|_| ClientError::ClientGone)?;
+    }
     driver
-        .complete_authentication(framed, final_message)
+        .complete_authentication(framed, None)
         .await
         .map_err(|e| auth_error(e, &user))?;
     Ok(Some(Partial::Session {
