@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-postgres.sh
-# psycopg and asyncpg (from PyPI) drive integration tests from another client language.
+# psycopg, asyncpg and the SQLAlchemy ORM (from PyPI) drive integration tests from another
+# client language.
 python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q 'psycopg[binary]>=3.1'
 python3 -c 'import asyncpg' 2>/dev/null || python3 -m pip install -q 'asyncpg>=0.29'
+python3 -c 'import sqlalchemy, greenlet' 2>/dev/null || python3 -m pip install -q 'sqlalchemy[asyncio]>=2.0'
 # node-postgres (from the npm registry) drives another.
 if ! command -v npm >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null

@@ -52,3 +52,26 @@ async fn asyncpg_works_through_the_proxy() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn sqlalchemy_orm_works_through_the_proxy() {
+    let env = TestEnv::with(Options {
+        pool_size: 1,
+        ..Options::default()
+    })
+    .await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/sqlalchemy_check.py"
+    );
+    env.run_client(
+        "python3",
+        script,
+        &[
+            ("ACME_DSN", env.url("acme_app", "app")),
+            ("GLOBEX_DSN", env.url("globex_app", "app")),
+            ("HOOLI_DSN", env.url("hooli_app", "saas")),
+        ],
+    )
+    .await;
+}
