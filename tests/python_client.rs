@@ -1,7 +1,7 @@
 //! Python drivers through the proxy, in transaction pooling with fewer connections than
 //! clients: psycopg 3 (prepared statements, binary results, COPY, pipelining, cancel and
-//! refusals) and asyncpg (a cache of named statements reused on any server connection, binary
-//! types, executemany, binary COPY, cancel on timeout).
+//! refusals), asyncpg (a cache of named statements reused on any server connection, binary
+//! types, executemany, binary COPY, cancel on timeout) and the SQLAlchemy ORM on both.
 
 mod support;
 
