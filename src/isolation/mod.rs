@@ -239,8 +239,25 @@ impl Policy {
                 };
                 schema::check(sql, statements, &names, depth > 0)
             }
-            Policy::Database | Policy::Row { .. } => Ok(()),
+            Policy::Row { .. } => row_statements(statements),
+            Policy::Database => Ok(()),
         }
+    }
+}
+
+/// What no row tenant may run, whatever enforces its isolation: EXPLAIN shows the planner's
+/// estimates, which Postgres computes from every tenant's rows (the most common values of a
+/// column among them), so probing values would tell what other tenants store.
+fn row_statements(statements: &[lexer::Statement<'_>]) -> Result<(), Violation> {
+    match statements
+        .iter()
+        .find(|s| s.first().is_some_and(|t| t.is_kw("explain")))
+    {
+        Some(_) => Err(Violation {
+            rule: Rule::RowScope,
+            detail: "EXPLAIN (its estimates are computed from every tenant's rows)".into(),
+        }),
+        None => Ok(()),
     }
 }
 

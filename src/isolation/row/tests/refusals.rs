@@ -267,6 +267,16 @@ fn policy_refusals() {
             "\"pg_statistic\" shows other tenants'",
         ),
         (
+            "EXPLAIN SELECT * FROM orders WHERE item = 'x'",
+            Rule::RowScope,
+            "EXPLAIN (its estimates",
+        ),
+        (
+            "SELECT 1; explain (analyze) SELECT * FROM orders",
+            Rule::RowScope,
+            "EXPLAIN (its estimates",
+        ),
+        (
             "SELECT dblink('x', 'SELECT 1')",
             Rule::ForbiddenFunction,
             "dblink",
@@ -341,6 +351,15 @@ fn policy_refusals() {
     match policy.check("SELECT * FROM countries") {
         Ok(c) if c.rewritten.is_none() => {}
         other => failures.push(format!("SELECT * FROM countries: {other:?}")),
+    }
+    // Row-level security alone does not hide the estimates either.
+    let rls_only = Policy::Row {
+        scope: None,
+        key: RowKey::new("acme"),
+    };
+    match rls_only.check("EXPLAIN SELECT * FROM orders") {
+        Err(v) if v.rule == Rule::RowScope => {}
+        other => failures.push(format!("EXPLAIN under RLS alone: {other:?}")),
     }
     assert!(
         failures.is_empty(),
