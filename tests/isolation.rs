@@ -124,6 +124,31 @@ async fn transactions_keep_their_backend_and_their_tenant() {
     );
 }
 
+/// psql's describe commands read the catalogs with queries of their own (ARRAY(SELECT ...),
+/// pg_policy, pg_statistic_ext, format functions): they work for schema and row tenants.
+#[tokio::test]
+async fn psql_describes_the_tenants_tables() {
+    let env = TestEnv::start().await;
+    for (user, db) in [("acme_app", "app"), ("hooli_app", "saas")] {
+        // Unaligned and tuples only: `\d` prints the columns, `\dt` the table's name.
+        for (command, expected) in [
+            ("\\d orders", "id|integer"),
+            ("\\d+ orders", "id|integer"),
+            ("\\dt", "orders"),
+            ("\\di", "orders_"),
+            ("\\dp orders", "orders"),
+        ] {
+            let out = env.psql(user, db, command).await;
+            assert!(
+                out.status.success() && stdout(&out).contains(expected),
+                "{user}: {command}: {}{}",
+                stdout(&out),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn psql_sees_the_tenant_of_each_login() {
     let env = TestEnv::with(Options {

@@ -208,9 +208,10 @@ impl CatalogBuilder {
 /// `pg_catalog` relations that show other tenants' values (planner statistics), other
 /// sessions' activity, or database-wide objects.
 fn is_activity_relation(name: &str) -> bool {
-    // `pg_stat*` covers pg_stats, pg_stats_ext*, pg_statistic*, pg_statio_* and the
-    // pg_stat_* activity views.
-    name.starts_with("pg_stat")
+    // `pg_stat*` covers pg_stats, pg_stats_ext*, pg_statistic, pg_statistic_ext_data,
+    // pg_statio_* and the pg_stat_* activity views; pg_statistic_ext holds only the
+    // definitions of extended statistics (psql's \d reads it), as pg_class does of tables.
+    (name.starts_with("pg_stat") && name != "pg_statistic_ext")
         || name.starts_with("pg_largeobject")
         || name.starts_with("pg_replication")
         || matches!(name, "pg_locks" | "pg_prepared_xacts")

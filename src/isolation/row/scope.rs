@@ -154,6 +154,8 @@ impl<'c> Scope<'c> {
             "session_user",
             "system_user",
             "user",
+            // `ARRAY(SELECT ...)`: the constructor; its query is walked like any other.
+            "array",
         ];
         let parts = idents(name)?;
         let (schema_ok, last) = match parts.as_slice() {

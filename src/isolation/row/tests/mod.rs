@@ -64,6 +64,7 @@ fn builder() -> CatalogBuilder {
     .relation("public", "plans")
     .relation("pg_catalog", "pg_class")
     .relation("pg_catalog", "pg_stats")
+    .relation("pg_catalog", "pg_statistic_ext")
     .relation("information_schema", "tables")
     .unsafe_view("public", "order_totals");
     for f in [

@@ -134,6 +134,15 @@ fn select_references() {
                 "SELECT (SELECT count(*) FROM orders) AS n",
                 Out("SELECT (SELECT count(*) FROM orders WHERE orders.\"tenant_id\" = {kt}) AS n"),
             ),
+            // The ARRAY constructor (as psql's \d writes it); a function named "array" can
+            // only be called quoted.
+            (
+                "SELECT array(SELECT item FROM orders ORDER BY 1)",
+                Out(
+                    "SELECT array(SELECT item FROM orders WHERE orders.\"tenant_id\" = {kt} ORDER BY 1)",
+                ),
+            ),
+            ("SELECT \"array\"(1)", Refused("is not a built-in")),
             (
                 "SELECT * FROM customers WHERE id IN (SELECT id FROM orders)",
                 Out(

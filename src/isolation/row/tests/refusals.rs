@@ -179,6 +179,12 @@ fn catalog_reads() {
                 Refused("\"pg_statistic\" shows other tenants'"),
             ),
             (
+                "SELECT * FROM pg_statistic_ext_data",
+                Refused("shows other tenants'"),
+            ),
+            // The definitions of extended statistics (psql's \d reads them) are no data.
+            ("SELECT stxname FROM pg_statistic_ext", Same),
+            (
                 "SELECT * FROM pg_stat_user_tables",
                 Refused("shows other tenants'"),
             ),
