@@ -155,3 +155,29 @@ async fn statement_timeout_is_held_to_the_plan() {
     };
     assert_eq!(sqlstate(&err), "42501");
 }
+
+/// What drivers set when they connect (Rails: `SET standard_conforming_strings = on`) is the
+/// value the proxy pins: accepted, for schema and row tenants alike; any other is refused.
+#[tokio::test]
+async fn pinned_settings_may_be_set_to_their_pinned_value() {
+    let env = TestEnv::start().await;
+    for (user, db) in [("acme_app", "app"), ("hooli_app", "saas")] {
+        let c = env.client(user, db).await;
+        for sql in [
+            "SET standard_conforming_strings = on",
+            "SET client_encoding TO 'UTF8'",
+            "SET NAMES 'utf8'",
+        ] {
+            c.simple_query(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{user}: {sql}: {e}"));
+        }
+        assert_eq!(show(&c, "standard_conforming_strings").await, "on");
+        let err = c
+            .simple_query("SET standard_conforming_strings = off")
+            .await
+            .unwrap_err();
+        assert_eq!(sqlstate(&err), "42501", "{user}");
+        assert_eq!(show(&c, "standard_conforming_strings").await, "on");
+    }
+}

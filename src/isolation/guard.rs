@@ -20,7 +20,7 @@
 //! part of the checked text. The proxy's own `tenantgate_…` statement names are reserved.
 
 use super::lexer::Token;
-use super::{Rule, Violation, is_protected_setting};
+use super::{Rule, Violation, is_pinned_value, is_protected_setting};
 
 fn refuse(rule: Rule, detail: impl Into<String>) -> Violation {
     Violation {
@@ -315,6 +315,9 @@ fn set_clause(rest: &[Token<'_>]) -> Result<(), Violation> {
         _ => rest,
     };
     let name = setting_name(rest);
+    if sets_pinned_value(rest) {
+        return Ok(());
+    }
     let refused = match name.as_deref() {
         Some("role") | Some("names") | Some("schema") => true,
         Some("session") => rest.get(1).is_some_and(|t| t.is_kw("authorization")),
@@ -328,6 +331,24 @@ fn set_clause(rest: &[Token<'_>]) -> Result<(), Violation> {
         ));
     }
     Ok(())
+}
+
+/// A `SET` of a setting the proxy pins on every server connection, to the value it pins,
+/// changes nothing: drivers send these when they connect (Rails:
+/// `SET standard_conforming_strings = on`; `SET client_encoding TO 'UTF8'`; `SET NAMES 'utf8'`).
+/// `rest` starts at the setting's name and must hold nothing after the value.
+fn sets_pinned_value(rest: &[Token<'_>]) -> bool {
+    let (name, value) = match rest {
+        [name, value] if name.is_kw("names") => (name, value),
+        [name, assign, value] if matches!(assign, Token::Op("=")) || assign.is_kw("to") => {
+            (name, value)
+        }
+        _ => return false,
+    };
+    match (name.word(), value) {
+        (Some(name), Token::Word { text, .. } | Token::Str(text)) => is_pinned_value(name, text),
+        _ => false,
+    }
 }
 
 fn reset(rest: &[Token<'_>]) -> Result<(), Violation> {

@@ -144,6 +144,17 @@ pub fn is_protected_setting(name: &str) -> bool {
     PROTECTED.contains(&name.as_str()) || name.starts_with("tenantgate.")
 }
 
+/// Whether `value` is what the proxy pins `setting` to on every server connection, so that a
+/// client setting it so changes nothing (drivers do on connect).
+pub fn is_pinned_value(setting: &str, value: &str) -> bool {
+    let value = value.trim().to_ascii_lowercase();
+    match setting.trim().to_ascii_lowercase().as_str() {
+        "standard_conforming_strings" => matches!(value.as_str(), "on" | "true" | "yes"),
+        "client_encoding" | "names" => matches!(value.as_str(), "utf8" | "utf-8" | "unicode"),
+        _ => false,
+    }
+}
+
 /// What a statement that passed the checks does beyond its own result.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Checked {

@@ -130,6 +130,23 @@ fn session_escapes_are_refused_for_both_policies() {
         ),
         ("SET client_encoding = 'LATIN1'", Some(ProtectedSetting)),
         ("SET NAMES 'LATIN1'", Some(ProtectedSetting)),
+        // The values the proxy pins, as drivers set them on connect, change nothing.
+        ("SET standard_conforming_strings = on", None),
+        ("SET SESSION standard_conforming_strings TO 'on'", None),
+        ("SET client_encoding TO 'UTF8'", None),
+        ("SET NAMES 'utf8'", None),
+        (
+            "SET standard_conforming_strings = on; SET role = x",
+            Some(ProtectedSetting),
+        ),
+        (
+            "SET standard_conforming_strings = on, off",
+            Some(ProtectedSetting),
+        ),
+        (
+            "SET standard_conforming_strings = 'on' || 'x'",
+            Some(ProtectedSetting),
+        ),
         (
             "SET session_replication_role = replica",
             Some(ProtectedSetting),

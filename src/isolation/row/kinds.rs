@@ -2,12 +2,12 @@
 //! way sqlparser does. Everything else is refused, naming the statement kind.
 
 use sqlparser::ast::{
-    CopyTarget, DeclareType, DescribeAlias, DiscardObject, ObjectName, Reset, ResetStatement, Set,
-    Statement,
+    CopyTarget, DeclareType, DescribeAlias, DiscardObject, Expr, ObjectName, Reset, ResetStatement,
+    Set, Statement, Value,
 };
 
 use super::refuse;
-use crate::isolation::{Violation, is_protected_setting};
+use crate::isolation::{Violation, is_pinned_value, is_protected_setting};
 
 pub(super) fn check(statement: &Statement) -> Result<(), Violation> {
     match statement {
@@ -83,10 +83,34 @@ fn set_statement(set: &Set) -> Result<(), Violation> {
         Set::SingleAssignment {
             hivevar: false,
             variable,
+            values,
             ..
-        } if !is_protected_setting(&setting_name(variable)) => Ok(()),
+        } => {
+            let name = setting_name(variable);
+            match values.as_slice() {
+                _ if !is_protected_setting(&name) => Ok(()),
+                [value] if value_text(value).is_some_and(|v| is_pinned_value(&name, v)) => Ok(()),
+                _ => Err(refuse("this form of SET")),
+            }
+        }
+        Set::SetNames {
+            charset_name,
+            collation_name: None,
+        } if is_pinned_value("names", &charset_name.value) => Ok(()),
         Set::SetTimeZone { .. } | Set::SetTransaction { .. } => Ok(()),
         _ => Err(refuse("this form of SET")),
+    }
+}
+
+/// A SET value written as a word or a string.
+fn value_text(value: &Expr) -> Option<&str> {
+    match value {
+        Expr::Identifier(ident) => Some(&ident.value),
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -120,6 +120,15 @@ fn refusals() {
             ("SET search_path = x", Refused("this form of SET")),
             ("SET \"Search_Path\" = x", Refused("this form of SET")),
             ("SET SESSION \"role\" = 'x'", Refused("this form of SET")),
+            // The values the proxy pins change nothing; any other is refused.
+            ("SET standard_conforming_strings = on", Same),
+            ("SET client_encoding TO 'UTF8'", Same),
+            ("SET NAMES 'utf8'", Same),
+            (
+                "SET standard_conforming_strings = off",
+                Refused("this form of SET"),
+            ),
+            ("SET NAMES 'LATIN1'", Refused("this form of SET")),
             ("RESET ALL", Refused("RESET is not allowed")),
             (
                 "RESET tenantgate.tenant_id",
