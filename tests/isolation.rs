@@ -205,7 +205,9 @@ const ESCAPES: &[&str] = &[
     "SET LOCAL search_path = globex",
     "SeT/**/SeArCh_PaTh = globex",
     "RESET search_path",
-    "RESET ALL",
+    // RESET ALL at the end of a text is neutralised (session_settings.rs); before anything
+    // else it would let that run unconfined.
+    "RESET ALL; SELECT * FROM orders",
     "DISCARD ALL",
     "SET ROLE postgres",
     "RESET ROLE",

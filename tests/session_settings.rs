@@ -181,3 +181,59 @@ async fn pinned_settings_may_be_set_to_their_pinned_value() {
         assert_eq!(show(&c, "standard_conforming_strings").await, "on");
     }
 }
+
+/// `RESET ALL` (the end of every pool's reset query) returns the client's settings to what
+/// they were at login, as in Postgres, while the tenant's context and the plan's limits
+/// stay: the proxy sets them again in the same text, and the client sees only its own
+/// statement's answer.
+#[tokio::test]
+async fn reset_all_returns_to_the_login_settings_and_keeps_the_tenant_confined() {
+    let env = TestEnv::with(one_connection("statement_timeout = \"2s\"")).await;
+    let mut config = env.config("acme_app", "app");
+    config.options("-c lock_timeout=3s");
+    let (a, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let g = env.client("globex_app", "app").await;
+    a.simple_query("SET lock_timeout = '5s'").await.unwrap();
+    a.simple_query("SET statement_timeout = 500").await.unwrap();
+    a.simple_query("SET application_name = 'changed'")
+        .await
+        .unwrap();
+    let answers = a
+        .simple_query("SELECT 1; CLOSE ALL; UNLISTEN *; RESET ALL;")
+        .await
+        .unwrap();
+    let completions = answers
+        .iter()
+        .filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::CommandComplete(_)))
+        .count();
+    assert_eq!(completions, 4, "one answer per statement of the client's");
+    for _ in 0..2 {
+        assert_eq!(show(&a, "lock_timeout").await, "3s", "the login value");
+        assert_eq!(
+            show(&a, "statement_timeout").await,
+            "2s",
+            "the plan's limit"
+        );
+        assert_eq!(show(&a, "application_name").await, "");
+        // Still confined to acme's schema, also after globex took the connection in between.
+        let rows = a.simple_query("SELECT count(*) FROM orders").await.unwrap();
+        let tokio_postgres::SimpleQueryMessage::Row(row) = &rows[1] else {
+            panic!("{rows:?}");
+        };
+        assert_eq!(row.get(0), Some("2"));
+        assert_eq!(show(&g, "lock_timeout").await, "0");
+    }
+    // Anywhere but at the end of a text, and in a prepared statement, it stays refused.
+    let err = a.simple_query("RESET ALL; SELECT 1").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+    let err = a.prepare("RESET ALL").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+    // Rolled back, it changes nothing.
+    a.simple_query("SET lock_timeout = '6s'").await.unwrap();
+    a.simple_query("BEGIN").await.unwrap();
+    a.simple_query("RESET ALL").await.unwrap();
+    a.simple_query("ROLLBACK").await.unwrap();
+    assert_eq!(show(&g, "lock_timeout").await, "0");
+    assert_eq!(show(&a, "lock_timeout").await, "6s");
+}

@@ -18,7 +18,8 @@ use crate::config::PoolMode;
 use crate::error::ClientError;
 use crate::isolation::row::template::RewrittenSql;
 use crate::isolation::{
-    Checked, Deallocation, Policy, Rule, SessionEffect, SettingValue, Violation, deallocation,
+    Checked, Deallocation, Policy, Rule, SessionEffect, SettingChange, SettingValue, Violation,
+    deallocation,
 };
 use crate::protocol::{
     Frame, Header, TransactionStatus, cstring, message, parse_message_parts, query_message,
@@ -51,6 +52,8 @@ pub struct Inbound {
     mode: PoolMode,
     /// The plan's statement_timeout, the most a client may set.
     statement_timeout: Option<Duration>,
+    /// What sets the session up again after a `RESET ALL`.
+    restore: String,
 }
 
 /// A statement that may run, and what running it does to the session.
@@ -87,7 +90,7 @@ impl Admitted {
     /// Whether running it leaves settings behind that the proxy does not follow.
     fn changes_untracked(&self) -> bool {
         match &self.session {
-            SessionEffect::None => false,
+            SessionEffect::None | SessionEffect::ResetAll { .. } => false,
             SessionEffect::Change(c) => !c.local,
             SessionEffect::Untracked(names) => names.iter().any(|n| !is_reported(n)),
         }
@@ -126,12 +129,15 @@ impl Outputs<'_> {
 }
 
 impl Inbound {
+    /// `restore` is the SQL that sets the session up again after a `RESET ALL`: the
+    /// tenant's context and the client's settings at login (with the plan's limits).
     pub fn new(
         policy: Arc<Policy>,
         mode: PoolMode,
         limit: usize,
         registry: Arc<Registry>,
         statement_timeout: Option<Duration>,
+        restore: String,
     ) -> Inbound {
         Inbound {
             policy,
@@ -141,6 +147,7 @@ impl Inbound {
             statements: ClientStatements::default(),
             mode,
             statement_timeout,
+            restore,
         }
     }
 
@@ -293,6 +300,11 @@ impl Inbound {
                     SessionEffect::Change(ref c) if !c.local => {
                         out.tracker.push_setting(c.clone());
                     }
+                    SessionEffect::ResetAll { statements } => {
+                        // The client sees the answers of its own statements only.
+                        out.tracker.push_setting(SettingChange::all());
+                        out.tracker.answer_only(statements);
+                    }
                     _ => {
                         if admitted.changes_untracked() {
                             out.tracker.untracked_change();
@@ -300,9 +312,15 @@ impl Inbound {
                         out.tracker.push(Request::Query, Origin::Client);
                     }
                 }
-                match &admitted.replacement {
-                    Some(r) => query_message(out.backend, r.as_str()),
-                    None => out.backend.extend_from_slice(&frame.bytes),
+                match (&admitted.session, &admitted.replacement) {
+                    // The setup follows in the same text: it runs only if RESET ALL did, and
+                    // before anything else of the client's. A newline ends a line comment.
+                    (SessionEffect::ResetAll { .. }, _) => {
+                        let sql = String::from_utf8_lossy(admitted.sql(sql));
+                        query_message(out.backend, &format!("{sql}\n;{}", self.restore));
+                    }
+                    (_, Some(r)) => query_message(out.backend, r.as_str()),
+                    (_, None) => out.backend.extend_from_slice(&frame.bytes),
                 }
             }
             Err(v) => self.refuse_simple(v, out),
@@ -466,6 +484,12 @@ impl Inbound {
     /// [`admit`](Self::admit) for the text of a Parse.
     fn admit_parse(&self, sql: &[u8]) -> Result<Admitted, Violation> {
         let admitted = self.admit(sql)?;
+        if matches!(admitted.session, SessionEffect::ResetAll { .. }) {
+            return Err(Violation {
+                rule: Rule::ProtectedSetting,
+                detail: "RESET ALL in a prepared statement (send it as a simple query)".into(),
+            });
+        }
         match admitted.replacement {
             // Rewriting a prepared statement's text is not worth it for a reset.
             Some(Replacement::PlanReset(_)) => Err(Violation {

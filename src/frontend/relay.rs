@@ -55,12 +55,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         statements: Arc<Registry>,
         settings: ClientSettings,
     ) -> Self {
+        // After a client's RESET ALL: the tenant's context, then the client's login settings.
+        let restore = [tenant.pool.context.setup_sql(), &settings.login_sql()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         let inbound = Inbound::new(
             tenant.policy.clone(),
             tenant.pool.mode,
             max_message,
             statements,
             tenant.pool.statement_timeout,
+            restore,
         );
         Relay {
             client,

@@ -46,6 +46,8 @@ pub struct ClientSettings {
     unreported: Unreported,
     /// The plan's values, which `RESET` returns to instead of the server's.
     defaults: Unreported,
+    /// `values` and `unreported` as they were at login, which `RESET ALL` returns to.
+    login: Option<Box<(BTreeMap<&'static str, String>, Unreported)>>,
 }
 
 impl ClientSettings {
@@ -74,7 +76,32 @@ impl ClientSettings {
             values,
             unreported,
             defaults: Unreported::new(),
+            login: None,
         }
+    }
+
+    /// Ends login: the settings as they are now are what `RESET ALL` returns to.
+    pub fn logged_in(mut self) -> ClientSettings {
+        self.login = Some(Box::new((self.values.clone(), self.unreported.clone())));
+        self
+    }
+
+    /// What sets a connection to the settings at login, for every setting the client has.
+    pub fn login_sql(&self) -> String {
+        let (values, unreported) = match &self.login {
+            Some(login) => (&login.0, &login.1),
+            None => (&self.values, &self.unreported),
+        };
+        values
+            .iter()
+            .map(|(name, value)| format!("SET {name} = {}", quote_literal(value)))
+            .chain(
+                unreported
+                    .iter()
+                    .map(|(name, value)| format!("SET {name} = {value}")),
+            )
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Fills the tracked settings the client did not give with the server's values at login:
@@ -119,8 +146,17 @@ impl ClientSettings {
         }
     }
 
-    /// Follows a lone `SET`/`RESET` Postgres ran for the client on `server`.
+    /// Follows a lone `SET`/`RESET` Postgres ran for the client on `server`; for `RESET ALL`,
+    /// which the proxy follows with [`login_sql`](Self::login_sql), the login settings.
     pub fn apply_change(&mut self, change: &SettingChange, server: &mut Unreported) {
+        if change.is_all() {
+            if let Some(login) = &self.login {
+                self.values.clone_from(&login.0);
+                self.unreported.clone_from(&login.1);
+            }
+            server.clone_from(&self.unreported);
+            return;
+        }
         if change.local || is_reported(&change.name) {
             return;
         }

@@ -171,7 +171,8 @@ where
         .await?;
     let settings = ClientSettings::from_startup(framed.metadata())
         .with_server_defaults(params)
-        .with_plan_timeout(tenant.pool.statement_timeout);
+        .with_plan_timeout(tenant.pool.statement_timeout)
+        .logged_in();
     if let Some(value) = settings.unreported("statement_timeout") {
         within_plan("statement_timeout", value, tenant.pool.statement_timeout)
             .map_err(|v| ClientError::ForbiddenStartupParameter(v.detail))?;

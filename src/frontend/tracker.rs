@@ -50,6 +50,10 @@ struct Entry {
     setting: bool,
     /// An ErrorResponse answered this Query.
     failed: bool,
+    /// For a Query the proxy added statements to: how many of its statements' completions
+    /// (CommandComplete, EmptyQueryResponse) still go to the client; the rest are the
+    /// proxy's and are swallowed.
+    answered: Option<usize>,
 }
 
 impl Entry {
@@ -120,7 +124,16 @@ impl Tracker {
             copy_epoch: self.copy_ends,
             setting: false,
             failed: false,
+            answered: None,
         });
+    }
+
+    /// The last Query holds `statements` of the client's and then statements of the proxy's,
+    /// whose completions the client must not see.
+    pub fn answer_only(&mut self, statements: usize) {
+        if let Some(e) = self.pending.back_mut() {
+            e.answered = Some(statements);
+        }
     }
 
     /// A client Query that is exactly this setting change.
@@ -264,6 +277,16 @@ impl Tracker {
         let Some(head) = self.pending.front().copied() else {
             return Err(Desync(tag as char));
         };
+        if head.request == Request::Query
+            && matches!(tag, b'C' | b'I')
+            && let Some(left) = head.answered
+            && let Some(e) = self.pending.front_mut()
+        {
+            if left == 0 {
+                return Ok(Disposition::Swallow);
+            }
+            e.answered = Some(left - 1);
+        }
         let completes = match (head.request, tag) {
             (_, b'Z') => {
                 if !matches!(head.request, Request::Query | Request::Sync) {

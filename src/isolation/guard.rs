@@ -8,7 +8,7 @@
 //! | protected setting | `SET`/`SET LOCAL`/`RESET` of `search_path`, `role`, `session_authorization`, `tenantgate.*`, `standard_conforming_strings`, `client_encoding` and the other names of [`is_protected_setting`](super::is_protected_setting); `SET ROLE`, `SET SESSION AUTHORIZATION`, `SET NAMES`, `SET SCHEMA`, `RESET ALL`, `DISCARD ALL`; `SET` clauses of functions and procedures naming those settings; `set_config()` unless its first argument is a string naming an unprotected setting |
 //! | forbidden statement | `CREATE`/`ALTER`/`DROP` of roles, users, groups, databases, tablespaces, subscriptions, publications, extensions, servers, foreign-data wrappers, user mappings, event triggers, languages; `ALTER SYSTEM`, `DROP OWNED`, `REASSIGN OWNED`, `LOAD`, `CHECKPOINT`, `SECURITY LABEL`, `IMPORT FOREIGN SCHEMA`; `COPY` to or from a server file or `PROGRAM` |
 //! | forbidden function | server files (`pg_read_file`, `pg_ls_*`, `pg_stat_file`, …), large objects (`lo_*`, database-wide), `dblink*`, other sessions (`pg_terminate_backend`, `pg_cancel_backend`, `pg_stat_get_*`), SQL given as text (`query_to_xml` and the other `*_to_xml*`, `ts_stat`, `ts_rewrite`), server control (`pg_reload_conf`, …); and the views that show other sessions or other tables' values: `pg_stat_activity`, `pg_locks`, `pg_stats*`, `pg_stat_statements`, `pg_prepared_xacts`, `pg_stat_replication`, `pg_stat_ssl`, `pg_stat_gssapi`, `pg_stat_progress_*`, `pg_largeobject*` |
-//! | shared by schema tenants | for schema tenants only: `LISTEN`, `NOTIFY`, `UNLISTEN`, `pg_notify()` (channels are database-wide), `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED` (ids are database-wide), and `CREATE`/`ALTER`/`DROP SCHEMA`, `IMPORT FOREIGN SCHEMA` |
+//! | shared by schema tenants | for schema tenants only: `LISTEN`, `NOTIFY`, `pg_notify()` (channels are database-wide; `UNLISTEN` only ends the session's own subscriptions), `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED` (ids are database-wide), and `CREATE`/`ALTER`/`DROP SCHEMA`, `IMPORT FOREIGN SCHEMA` |
 //! | dynamic SQL | `EXECUTE` inside the body of a `DO` block or a function or procedure: SQL built at run time escapes every static check. Bodies are otherwise checked like any statement. Bodies in languages other than `sql` and `plpgsql`, which no static check can read. |
 //! | session only | in transaction pooling: temporary objects, `WITH HOLD` cursors, `LISTEN`, session advisory locks, SQL-level `PREPARE`/`EXECUTE`/`DEALLOCATE` (see [`session_features`]) |
 //!
@@ -110,11 +110,10 @@ fn forbidden_statement(statement: &[Token<'_>], schema_tenant: bool) -> Result<(
         ["security", "label", ..] => Some("security label".into()),
         ["import", "foreign", "schema", ..] => Some("foreign schema".into()),
         // Notification channels and prepared-transaction ids belong to the whole database,
-        // which schema tenants share.
-        ["listen" | "notify" | "unlisten", ..] if schema_tenant => Some(format!(
-            "{} (channels are shared by the database's tenants)",
-            head[0]
-        )),
+        // which schema tenants share. (UNLISTEN only ends this session's own subscriptions.)
+        ["listen" | "notify", ..] if schema_tenant => {
+            Some("(channels are shared by the database's tenants)".into())
+        }
         ["prepare", "transaction", ..] | ["commit" | "rollback", "prepared", ..]
             if schema_tenant =>
         {
@@ -124,10 +123,13 @@ fn forbidden_statement(statement: &[Token<'_>], schema_tenant: bool) -> Result<(
     };
     if let Some(object) = object {
         let verb = head.first().copied().unwrap_or_default().to_uppercase();
-        return Err(refuse(
-            Rule::ForbiddenStatement,
-            format!("{verb} {}", object.to_uppercase()),
-        ));
+        // Object names in capitals, as SQL writes them; a reason in parentheses as it is.
+        let object = match object.split_once(" (") {
+            Some((name, reason)) => format!("{} ({reason}", name.to_uppercase()),
+            None if object.starts_with('(') => object,
+            None => object.to_uppercase(),
+        };
+        return Err(refuse(Rule::ForbiddenStatement, format!("{verb} {object}")));
     }
     if head.first() == Some(&"copy") {
         copy_target(statement)?;

@@ -175,7 +175,14 @@ impl Policy {
     pub fn check_pooled(&self, sql: &str, mode: PoolMode) -> Result<Checked, Violation> {
         let statements = lex(sql)?;
         let mut settings = Vec::new();
-        self.check_statements(sql, &statements, 0, mode, &mut settings)?;
+        // `RESET ALL` as the text's last statement (pool reset queries end so): the proxy sets
+        // the tenant's context again right after it, so nothing of the client's runs without.
+        // Anywhere else it stays refused.
+        let (checked, resets_all) = match statements.split_last() {
+            Some((last, rest)) if is_reset_all(last) => (rest, true),
+            _ => (statements.as_slice(), false),
+        };
+        self.check_statements(sql, checked, 0, mode, &mut settings)?;
         let rewritten = match self {
             Policy::Row {
                 scope: Some(scope),
@@ -183,10 +190,14 @@ impl Policy {
             } => scope.rewrite(sql, key)?,
             _ => None,
         };
-        Ok(Checked {
-            session: session::effect(sql, &statements, settings),
-            rewritten,
-        })
+        let session = if resets_all {
+            SessionEffect::ResetAll {
+                statements: statements.len(),
+            }
+        } else {
+            session::effect(sql, &statements, settings)
+        };
+        Ok(Checked { session, rewritten })
     }
 
     /// `depth` counts routine bodies (DO blocks, function bodies) around `sql`; `settings`
@@ -270,6 +281,10 @@ fn row_statements(statements: &[lexer::Statement<'_>]) -> Result<(), Violation> 
         }),
         None => Ok(()),
     }
+}
+
+fn is_reset_all(statement: &lexer::Statement<'_>) -> bool {
+    matches!(statement.as_slice(), [reset, all] if reset.is_kw("reset") && all.is_kw("all"))
 }
 
 fn lex(sql: &str) -> Result<Vec<lexer::Statement<'_>>, Violation> {

@@ -30,6 +30,21 @@ pub struct SettingChange {
     pub local: bool,
 }
 
+impl SettingChange {
+    /// `RESET ALL`: every setting back to its session default.
+    pub fn all() -> SettingChange {
+        SettingChange {
+            name: "*".into(),
+            value: SettingValue::Default,
+            local: false,
+        }
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.name == "*"
+    }
+}
+
 /// How a checked text changes the session's settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum SessionEffect {
@@ -40,13 +55,18 @@ pub enum SessionEffect {
     /// Session-level changes the proxy does not follow, of these settings (lower case;
     /// `*` when a name cannot be told).
     Untracked(Vec<String>),
+    /// The text, of this many statements, ends with `RESET ALL`: every setting goes back to
+    /// its session default, what came before in the text included, and the proxy sets the
+    /// tenant's context, the plan's limits and the client's login settings again right
+    /// after it, in the same text.
+    ResetAll { statements: usize },
 }
 
 impl SessionEffect {
     /// Whether `name` may change, including under a name the proxy could not tell.
     pub fn touches(&self, name: &str) -> bool {
         match self {
-            SessionEffect::None => false,
+            SessionEffect::None | SessionEffect::ResetAll { .. } => false,
             SessionEffect::Change(c) => c.name == name,
             SessionEffect::Untracked(names) => names.iter().any(|n| n == name || n == "*"),
         }

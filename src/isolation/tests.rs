@@ -112,7 +112,13 @@ fn session_escapes_are_refused_for_both_policies() {
         ("SET SESSION AUTHORIZATION DEFAULT", Some(ProtectedSetting)),
         ("RESET ROLE", Some(ProtectedSetting)),
         ("RESET SESSION AUTHORIZATION", Some(ProtectedSetting)),
-        ("RESET ALL", Some(ProtectedSetting)),
+        // RESET ALL as the last statement (pool reset queries): the proxy sets the context
+        // again right after it. Anywhere else it is refused.
+        ("RESET ALL", None),
+        ("SELECT 1; CLOSE ALL; UNLISTEN *; RESET ALL;", None),
+        ("RESET ALL; SELECT 1", Some(ProtectedSetting)),
+        ("RESET ALL; RESET ALL", Some(ProtectedSetting)),
+        ("DO $$ BEGIN RESET ALL; END $$", Some(ProtectedSetting)),
         ("RESET search_path", Some(ProtectedSetting)),
         ("DISCARD ALL", Some(ProtectedSetting)),
         (

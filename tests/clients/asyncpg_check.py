@@ -136,8 +136,28 @@ async def row_tenant_and_refusals():
         await a.close()
 
 
+async def pool_resets():
+    # asyncpg's pool resets a connection on release with pg_advisory_unlock_all(), CLOSE ALL,
+    # UNLISTEN * and RESET ALL: settings go back to login values, the tenant stays confined.
+    for dsn, own in ((ACME, 2), (HOOLI, 3)):
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+        try:
+            default = None
+            for i in range(3):
+                async with pool.acquire() as c:
+                    if default is None:
+                        default = await c.fetchval("SHOW lock_timeout")
+                    check(await c.fetchval("SHOW lock_timeout") == default, "reset on release")
+                    await c.execute("SET lock_timeout = '4s'")
+                    n = await c.fetchval("SELECT count(*) FROM orders WHERE id > $1", 0)
+                    check(n == own, f"{own} own rows after {i} resets, got {n}")
+        finally:
+            await pool.close()
+
+
 async def main():
     for step in (
+        pool_resets,
         cached_statements,
         binary_types,
         transactions_executemany_and_copy,

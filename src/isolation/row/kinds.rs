@@ -29,6 +29,9 @@ pub(super) fn check(statement: &Statement) -> Result<(), Violation> {
             ..
         } if statements.is_empty() && exception.is_none() => Ok(()),
         Statement::Set(set) => set_statement(set),
+        // The guard lets RESET ALL through only as a text's last statement, and the proxy sets
+        // the session's context again right after it.
+        Statement::Reset(ResetStatement { reset: Reset::ALL }) => Ok(()),
         Statement::Reset(ResetStatement {
             reset: Reset::ConfigurationParameter(name),
         }) if !is_protected_setting(&setting_name(name)) => Ok(()),
@@ -65,12 +68,12 @@ pub(super) fn check(statement: &Statement) -> Result<(), Violation> {
             }
         }
         Statement::Fetch { into: None, .. } => Ok(()),
-        Statement::LISTEN { .. } | Statement::UNLISTEN { .. } | Statement::NOTIFY { .. } => {
-            Err(refuse(format!(
-                "{} (channels are shared by all tenants of the database)",
-                kind(statement)
-            )))
-        }
+        // UNLISTEN only ends this session's own subscriptions (pool reset queries send it).
+        Statement::UNLISTEN { .. } => Ok(()),
+        Statement::LISTEN { .. } | Statement::NOTIFY { .. } => Err(refuse(format!(
+            "{} (channels are shared by all tenants of the database)",
+            kind(statement)
+        ))),
         other => Err(refuse(format!(
             "{} is not allowed for row tenants",
             kind(other)
