@@ -237,3 +237,23 @@ async fn reset_all_returns_to_the_login_settings_and_keeps_the_tenant_confined()
     assert_eq!(show(&g, "lock_timeout").await, "0");
     assert_eq!(show(&a, "lock_timeout").await, "6s");
 }
+
+/// pgjdbc's setTransactionIsolation sends `SET SESSION CHARACTERISTICS AS TRANSACTION
+/// ISOLATION LEVEL …` (Spring does before each transaction with an isolation of its own): the
+/// level follows the client to its next connections, so its transactions never silently run
+/// at another level, and no one else gets it.
+#[tokio::test]
+async fn the_session_isolation_level_follows_its_client() {
+    let env = TestEnv::with(one_connection("")).await;
+    let a = env.client("acme_app", "app").await;
+    let b = env.client("acme_app", "app").await;
+    a.simple_query("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(show(&b, "transaction_isolation").await, "read committed");
+        a.simple_query("BEGIN").await.unwrap();
+        assert_eq!(show(&a, "transaction_isolation").await, "serializable");
+        a.simple_query("COMMIT").await.unwrap();
+    }
+}

@@ -6,7 +6,10 @@
 //! change (a SET among other statements, in a routine body, `set_config(.., false)`) leaves the
 //! connection's settings unknown, and the proxy resets it before anyone else uses it.
 
-use sqlparser::ast::{ContextModifier, Expr, Reset, Set, Statement as Ast, Value};
+use sqlparser::ast::{
+    ContextModifier, Expr, Reset, Set, Statement as Ast, TransactionIsolationLevel,
+    TransactionMode, Value,
+};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
@@ -190,6 +193,20 @@ fn lone_change(sql: &str) -> Option<SettingChange> {
                 local: scope == Some(ContextModifier::Local),
             })
         }
+        // What pgjdbc's setTransactionIsolation sends (Spring does before a transaction with
+        // an isolation of its own): the session's default_transaction_isolation.
+        Ast::Set(Set::SetTransaction {
+            modes,
+            snapshot: None,
+            session: true,
+        }) => match modes.as_slice() {
+            [TransactionMode::IsolationLevel(level)] => Some(SettingChange {
+                name: "default_transaction_isolation".into(),
+                value: SettingValue::To(isolation_level(level)?.into()),
+                local: false,
+            }),
+            _ => None,
+        },
         Ast::Reset(r) => match r.reset {
             Reset::ConfigurationParameter(name) => Some(SettingChange {
                 name: name.to_string().to_ascii_lowercase(),
@@ -200,6 +217,16 @@ fn lone_change(sql: &str) -> Option<SettingChange> {
         },
         _ => None,
     }
+}
+
+fn isolation_level(level: &TransactionIsolationLevel) -> Option<&'static str> {
+    Some(match level {
+        TransactionIsolationLevel::ReadUncommitted => "'read uncommitted'",
+        TransactionIsolationLevel::ReadCommitted => "'read committed'",
+        TransactionIsolationLevel::RepeatableRead => "'repeatable read'",
+        TransactionIsolationLevel::Serializable => "'serializable'",
+        TransactionIsolationLevel::Snapshot => return None,
+    })
 }
 
 /// Reads a duration setting's value as Postgres does for `statement_timeout` (milliseconds
