@@ -257,3 +257,27 @@ async fn the_session_isolation_level_follows_its_client() {
         a.simple_query("COMMIT").await.unwrap();
     }
 }
+
+/// Drivers that send everything with the extended protocol (pgjdbc, tokio-postgres'
+/// `execute`) set their settings with Parse/Bind/Execute: the change follows the client once
+/// the transaction it ran in commits, as a simple query's does.
+#[tokio::test]
+async fn an_extended_protocol_set_follows_its_client() {
+    let env = TestEnv::with(one_connection("")).await;
+    let a = env.client("acme_app", "app").await;
+    let b = env.client("acme_app", "app").await;
+    let default_lock = show(&b, "lock_timeout").await;
+    a.execute("SET lock_timeout = '4s'", &[]).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(show(&b, "lock_timeout").await, default_lock);
+        assert_eq!(show(&a, "lock_timeout").await, "4s");
+    }
+    // Rolled back with its block, it is gone, on this connection and the next.
+    a.batch_execute("BEGIN").await.unwrap();
+    a.execute("SET lock_timeout = '5s'", &[]).await.unwrap();
+    a.batch_execute("ROLLBACK").await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(show(&b, "lock_timeout").await, default_lock);
+        assert_eq!(show(&a, "lock_timeout").await, "4s");
+    }
+}

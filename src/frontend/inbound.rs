@@ -54,6 +54,9 @@ pub struct Inbound {
     statement_timeout: Option<Duration>,
     /// What sets the session up again after a `RESET ALL`.
     restore: String,
+    /// The setting change the unnamed statement is, and the unnamed portal bound to one.
+    unnamed_change: Option<SettingChange>,
+    portal_change: Option<SettingChange>,
 }
 
 /// A statement that may run, and what running it does to the session.
@@ -148,6 +151,8 @@ impl Inbound {
             mode,
             statement_timeout,
             restore,
+            unnamed_change: None,
+            portal_change: None,
         }
     }
 
@@ -224,6 +229,7 @@ impl Inbound {
                     id,
                     parse: parse_message(id, &sql, &tail),
                     changes_session: false,
+                    change: None,
                 },
             );
             client.extend_from_slice(b"1\0\0\0\x04");
@@ -265,8 +271,11 @@ impl Inbound {
             b'B' => return self.bind(frame, out),
             b'D' => return self.describe_or_close(frame, Request::Describe, out),
             b'C' => return self.describe_or_close(frame, Request::Close, out),
-            b'E' => Some(Request::Execute),
-            b'S' => Some(Request::Sync),
+            b'E' => return Ok(self.execute(frame, out)),
+            b'S' => {
+                self.portal_change = None;
+                Some(Request::Sync)
+            }
             b'c' | b'f' => {
                 out.tracker.copy_ended();
                 None
@@ -286,7 +295,22 @@ impl Inbound {
         Ok(Flow::Continue)
     }
 
+    /// Execute: of the unnamed portal bound to a lone SET, the change follows the client
+    /// once its transaction commits.
+    fn execute(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Flow {
+        let unnamed = frame.body().first() == Some(&0);
+        match self.portal_change.take().filter(|_| unnamed) {
+            Some(change) => out.tracker.push_execute_setting(change),
+            None => out.tracker.push(Request::Execute, Origin::Client),
+        }
+        out.backend.extend_from_slice(&frame.bytes);
+        Flow::Continue
+    }
+
     fn query(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
+        // A simple query ends the unnamed statement and portal.
+        self.unnamed_change = None;
+        self.portal_change = None;
         let sql = query_text(frame.body())
             .ok_or_else(|| ClientError::Protocol("malformed Query message".into()))?;
         if let Some(sql) = self.deallocate(sql, out) {
@@ -366,7 +390,8 @@ impl Inbound {
             .ok_or_else(|| ClientError::Protocol("malformed Parse message".into()))?;
         match self.admit_parse(sql) {
             Ok(a) if name.is_empty() => {
-                if a.changes_untracked() {
+                self.unnamed_change = followed_change(&a.session);
+                if self.unnamed_change.is_none() && a.changes_untracked() {
                     out.tracker.untracked_change();
                 }
                 out.tracker.push(Request::Parse(None), Origin::Client);
@@ -379,10 +404,12 @@ impl Inbound {
             Ok(a) => {
                 let sql = a.sql(sql);
                 let id = self.registry.intern(sql, tail);
+                let change = followed_change(&a.session);
                 let statement = Statement {
                     id,
                     parse: parse_message(id, sql, tail),
-                    changes_session: a.changes_untracked(),
+                    changes_session: change.is_none() && a.changes_untracked(),
+                    change,
                 };
                 self.statements.insert(name, statement.clone());
                 // Prepared already: Close it first, so the client's Parse is answered by the
@@ -415,7 +442,7 @@ impl Inbound {
         let body = frame.body();
         let (portal, rest) = cstring(body).ok_or_else(malformed)?;
         let (name, rest) = cstring(rest).ok_or_else(malformed)?;
-        match self.statements.get(name) {
+        let change = match self.statements.get(name) {
             Some(statement) => {
                 out.ensure_prepared(statement);
                 if statement.changes_session {
@@ -423,8 +450,19 @@ impl Inbound {
                 }
                 let prefix = &body[..portal.len() + 1];
                 renamed(out.backend, b'B', prefix, &pooled_name(statement.id), rest);
+                statement.change.clone()
             }
-            None => out.backend.extend_from_slice(&frame.bytes),
+            None => {
+                out.backend.extend_from_slice(&frame.bytes);
+                self.unnamed_change.clone().filter(|_| name.is_empty())
+            }
+        };
+        // Only the unnamed portal's change is followed; a named one's is reset after use.
+        self.portal_change = None;
+        match change {
+            Some(change) if portal.is_empty() => self.portal_change = Some(change),
+            Some(_) => out.tracker.untracked_change(),
+            None => {}
         }
         out.tracker.push(Request::Bind, Origin::Client);
         Ok(Flow::Continue)
@@ -538,6 +576,14 @@ impl Inbound {
             out.tracker.push(Request::Query, Origin::Client);
             query_message(out.backend, &raise_sql(&v));
         }
+    }
+}
+
+/// The change of a statement that is exactly one session-level `SET`/`RESET`.
+fn followed_change(session: &SessionEffect) -> Option<SettingChange> {
+    match session {
+        SessionEffect::Change(c) if !c.local => Some(c.clone()),
+        _ => None,
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::isolation::SettingChange;
 use crate::protocol::message;
 
 /// Distinct statements remembered at most; past it the memory starts over (see `intern`).
@@ -64,9 +65,11 @@ pub struct Statement {
     pub id: u64,
     /// The Parse message under the pooled name, to prepare it on any connection.
     pub parse: Bytes,
-    /// Running it changes session settings (`SET ...`): the connection it runs on must be
-    /// reset before anyone else uses it.
+    /// Running it changes session settings in a way the proxy does not follow: the
+    /// connection it runs on must be reset before anyone else uses it.
     pub changes_session: bool,
+    /// It is exactly this setting change, which follows the client once it has run.
+    pub change: Option<SettingChange>,
 }
 
 /// The names one client has prepared.

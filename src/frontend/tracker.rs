@@ -46,7 +46,8 @@ struct Entry {
     origin: Origin,
     /// How many COPY-ins the client had ended when it sent this request.
     copy_epoch: u32,
-    /// A client Query that is one `SET`/`RESET`: its change holds if it succeeds.
+    /// A client Query that is one `SET`/`RESET`, or an Execute of a portal that is one: its
+    /// change holds if it succeeds.
     setting: bool,
     /// An ErrorResponse answered this Query.
     failed: bool,
@@ -96,6 +97,8 @@ pub struct Tracker {
     /// How the block's last COMMIT or ROLLBACK ended, by its command tag, since the last
     /// ReadyForQuery.
     block_end: Option<BlockEnd>,
+    /// An error answered something since the last ReadyForQuery.
+    failed_since_ready: bool,
     /// The client changed session settings the proxy cannot follow.
     untracked: bool,
 }
@@ -134,6 +137,16 @@ impl Tracker {
         if let Some(e) = self.pending.back_mut() {
             e.answered = Some(statements);
         }
+    }
+
+    /// A client Execute of a portal whose statement is exactly this setting change. It holds
+    /// once the transaction it ran in commits (an extended batch runs in one until its Sync).
+    pub fn push_execute_setting(&mut self, change: SettingChange) {
+        self.push(Request::Execute, Origin::Client);
+        if let Some(e) = self.pending.back_mut() {
+            e.setting = true;
+        }
+        self.settings.push_back(change);
     }
 
     /// A client Query that is exactly this setting change.
@@ -220,11 +233,13 @@ impl Tracker {
         }
     }
 
-    /// Settles the block's provisional changes at a ReadyForQuery: a commit keeps them, a
-    /// rollback out of the block drops them. A rollback that stays in the block (to a
-    /// savepoint) or a block that ends otherwise (PREPARE TRANSACTION) leaves them unknown.
+    /// Settles provisional changes at a ReadyForQuery: a commit keeps them (also the implicit
+    /// one that ends an extended batch, or PREPARE TRANSACTION), a rollback out of the block
+    /// or a failed implicit transaction drops them. A rollback that stays in the block (to a
+    /// savepoint) leaves them unknown.
     fn settle(&mut self) {
         let end = self.block_end.take();
+        let failed = std::mem::take(&mut self.failed_since_ready);
         if self.provisional.is_empty() {
             return;
         }
@@ -233,7 +248,9 @@ impl Tracker {
             Some(BlockEnd::Commit) => self.confirmed.append(&mut self.provisional),
             Some(BlockEnd::Rollback) if idle => self.provisional.clear(),
             None if !idle => {}
-            Some(BlockEnd::Rollback) | None => {
+            None if failed => self.provisional.clear(),
+            None => self.confirmed.append(&mut self.provisional),
+            Some(BlockEnd::Rollback) => {
                 self.provisional.clear();
                 self.untracked = true;
             }
@@ -246,12 +263,16 @@ impl Tracker {
     }
 
     fn pop(&mut self) {
-        if let Some(Entry {
-            request: Request::Parse(Some(id)),
-            ..
-        }) = self.pending.pop_front()
-        {
-            self.lost.push(id);
+        match self.pending.pop_front() {
+            Some(Entry {
+                request: Request::Parse(Some(id)),
+                ..
+            }) => self.lost.push(id),
+            // Skipped or failed: its change never happened.
+            Some(Entry { setting: true, .. }) => {
+                self.settings.pop_front();
+            }
+            _ => {}
         }
     }
 
@@ -297,6 +318,7 @@ impl Tracker {
                 true
             }
             (Request::Query, b'E') => {
+                self.failed_since_ready = true;
                 if let Some(e) = self.pending.front_mut() {
                     e.failed = true;
                 }
@@ -304,6 +326,7 @@ impl Tracker {
             }
             (Request::Query, _) => false,
             (_, b'E') => {
+                self.failed_since_ready = true;
                 // Postgres skips every extended message up to the next Sync after an error.
                 self.pop();
                 while self
@@ -332,7 +355,8 @@ impl Tracker {
             && let Some(change) = self.settings.pop_front()
             && !done.failed
         {
-            if self.status == Some(TransactionStatus::Idle) {
+            // An Execute's change waits for its transaction: the batch's, or a block's.
+            if self.status == Some(TransactionStatus::Idle) && done.request == Request::Query {
                 self.confirmed.push(change);
             } else {
                 self.provisional.push(change);
@@ -451,7 +475,45 @@ mod tests {
         // ROLLBACK TO SAVEPOINT: which changes it undid is not known.
         assert_eq!(block(b"ROLLBACK", InTransaction), (vec![], true, false));
         assert_eq!(block(b"SELECT 1", InTransaction), (vec![], false, true));
-        assert_eq!(block(b"PREPARE TRANSACTION", Idle), (vec![], true, false));
+        // PREPARE TRANSACTION keeps the settings, as a commit does.
+        assert_eq!(
+            block(b"PREPARE TRANSACTION", Idle),
+            (vec![change.clone()], false, false)
+        );
+    }
+
+    #[test]
+    fn an_executed_setting_holds_once_its_batch_commits() {
+        use crate::isolation::{SettingChange, SettingValue};
+        use TransactionStatus::{Failed, Idle};
+        let change = SettingChange {
+            name: "lock_timeout".into(),
+            value: SettingValue::To("'1s'".into()),
+            local: false,
+        };
+        // Parse, Bind, Execute (the SET), more, Sync; `answers` are the backend's.
+        let batch = |answers: &str, after: TransactionStatus| {
+            let mut t = Tracker::default();
+            t.push(Request::Parse(None), Origin::Client);
+            t.push(Request::Bind, Origin::Client);
+            t.push_execute_setting(change.clone());
+            t.push(Request::Bind, Origin::Client);
+            t.push(Request::Execute, Origin::Client);
+            t.push(Request::Sync, Origin::Client);
+            for tag in answers.bytes() {
+                let ready = (tag == b'Z').then_some(after);
+                t.on_message(tag, ready).unwrap();
+                if tag == b'C' {
+                    assert!(t.take_confirmed().is_empty(), "not before the Sync");
+                }
+            }
+            t.take_confirmed()
+        };
+        assert_eq!(batch("12C2CZ", Idle), vec![change.clone()]);
+        // An error later in the batch rolls its implicit transaction back.
+        assert_eq!(batch("12C2EZ", Idle), vec![]);
+        assert_eq!(batch("12EZ", Idle), vec![]);
+        assert_eq!(batch("12C2EZ", Failed), vec![]);
     }
 
     #[test]

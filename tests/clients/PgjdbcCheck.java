@@ -69,6 +69,20 @@ public class PgjdbcCheck {
                     }
                 }
             }
+            // setTransactionIsolation sets the session's level: it must hold on the next
+            // server connection, after globex had this one.
+            a.setTransactionIsolation(Connection.TRANSACTION_SERIALIZABLE);
+            try (Statement s = g.createStatement()) {
+                s.execute("SELECT 1");
+            }
+            a.setAutoCommit(false);
+            try (Statement s = a.createStatement();
+                    ResultSet rs = s.executeQuery("SHOW transaction_isolation")) {
+                rs.next();
+                check(rs.getString(1).equals("serializable"), "isolation: " + rs.getString(1));
+            }
+            a.commit();
+            a.setAutoCommit(true);
             try (Statement s = a.createStatement();
                     ResultSet rs = s.executeQuery("SHOW extra_float_digits")) {
                 rs.next();
