@@ -4,26 +4,9 @@
 
 mod support;
 
-use support::{Options, TestEnv};
+use support::check_client;
 
 #[tokio::test]
 async fn node_postgres_works_through_the_proxy() {
-    let env = TestEnv::with(Options {
-        pool_size: 1,
-        ..Options::default()
-    })
-    .await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/node/pg_check.js"
-    );
-    env.run_client(
-        "node",
-        script,
-        &[
-            ("ACME_URL", env.url("acme_app", "app")),
-            ("HOOLI_URL", env.url("hooli_app", "saas")),
-        ],
-    )
-    .await;
+    check_client("node", "node/pg_check.js", &[]).await;
 }

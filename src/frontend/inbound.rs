@@ -11,15 +11,13 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 
+use super::admission::{Admission, followed_change};
 use super::prepared::{ClientStatements, Registry, Statement, parse_message, pooled_name, renamed};
-use super::settings::{is_reported, within_plan};
 use super::tracker::{Origin, Request, Tracker};
 use crate::config::PoolMode;
 use crate::error::ClientError;
-use crate::isolation::row::template::RewrittenSql;
 use crate::isolation::{
-    Checked, Deallocation, Policy, Rule, SessionEffect, SettingChange, SettingValue, Violation,
-    deallocation,
+    Deallocation, Policy, Rule, SessionEffect, SettingChange, Violation, deallocation,
 };
 use crate::protocol::{
     Frame, Header, TransactionStatus, cstring, message, parse_message_parts, query_message,
@@ -44,60 +42,16 @@ enum Skip {
 
 #[derive(Debug)]
 pub struct Inbound {
-    policy: Arc<Policy>,
+    admission: Admission,
     limit: usize,
     skip: Option<Skip>,
     registry: Arc<Registry>,
     statements: ClientStatements,
-    mode: PoolMode,
-    /// The plan's statement_timeout, the most a client may set.
-    statement_timeout: Option<Duration>,
     /// What sets the session up again after a `RESET ALL`.
     restore: String,
     /// The setting change the unnamed statement is, and the unnamed portal bound to one.
     unnamed_change: Option<SettingChange>,
     portal_change: Option<SettingChange>,
-}
-
-/// A statement that may run, and what running it does to the session.
-struct Admitted {
-    session: SessionEffect,
-    /// SQL to send instead of the client's.
-    replacement: Option<Replacement>,
-}
-
-enum Replacement {
-    /// A reset of statement_timeout, held to the plan's value.
-    PlanReset(String),
-    /// A row tenant's statement, confined to its rows.
-    Rewritten(RewrittenSql),
-}
-
-impl Replacement {
-    fn as_str(&self) -> &str {
-        match self {
-            Replacement::PlanReset(sql) => sql,
-            Replacement::Rewritten(sql) => sql.as_str(),
-        }
-    }
-}
-
-impl Admitted {
-    /// The SQL to run: the replacement, or the client's own text.
-    fn sql<'a>(&'a self, client: &'a [u8]) -> &'a [u8] {
-        self.replacement
-            .as_ref()
-            .map_or(client, |r| r.as_str().as_bytes())
-    }
-
-    /// Whether running it leaves settings behind that the proxy does not follow.
-    fn changes_untracked(&self) -> bool {
-        match &self.session {
-            SessionEffect::None | SessionEffect::ResetAll { .. } => false,
-            SessionEffect::Change(c) => !c.local,
-            SessionEffect::Untracked(names) => names.iter().any(|n| !is_reported(n)),
-        }
-    }
 }
 
 /// Where one batch of translated frames goes.
@@ -143,13 +97,11 @@ impl Inbound {
         restore: String,
     ) -> Inbound {
         Inbound {
-            policy,
+            admission: Admission::new(policy, mode, statement_timeout),
             limit,
             skip: None,
             registry,
             statements: ClientStatements::default(),
-            mode,
-            statement_timeout,
             restore,
             unnamed_change: None,
             portal_change: None,
@@ -202,14 +154,16 @@ impl Inbound {
             let body = &buf[end + 5..end + h.frame_len];
             match h.tag {
                 b'P' => match parse_message_parts(body) {
-                    Some((name, sql, tail)) if !name.is_empty() => match self.admit_parse(sql) {
-                        // What the statement runs is the admitted text (a row tenant's
-                        // rewrite), exactly as for a Parse that goes to a backend.
-                        Ok(a) if a.session == SessionEffect::None => {
-                            parses.push((name.to_vec(), a.sql(sql).to_vec(), tail.to_vec()));
+                    Some((name, sql, tail)) if !name.is_empty() => {
+                        match self.admission.admit_parse(sql) {
+                            // What the statement runs is the admitted text (a row tenant's
+                            // rewrite), exactly as for a Parse that goes to a backend.
+                            Ok(a) if a.session == SessionEffect::None => {
+                                parses.push((name.to_vec(), a.sql(sql).to_vec(), tail.to_vec()));
+                            }
+                            _ => return Ok(false),
                         }
-                        _ => return Ok(false),
-                    },
+                    }
                     _ => return Ok(false),
                 },
                 b'S' if !parses.is_empty() => {
@@ -318,7 +272,7 @@ impl Inbound {
             query_message(out.backend, &sql);
             return Ok(Flow::Continue);
         }
-        match self.admit(sql) {
+        match self.admission.admit(sql) {
             Ok(admitted) => {
                 match admitted.session {
                     SessionEffect::Change(ref c) if !c.local => {
@@ -388,7 +342,7 @@ impl Inbound {
     fn parse(&mut self, frame: Frame, out: &mut Outputs<'_>) -> Result<Flow, ClientError> {
         let (name, sql, tail) = parse_message_parts(frame.body())
             .ok_or_else(|| ClientError::Protocol("malformed Parse message".into()))?;
-        match self.admit_parse(sql) {
+        match self.admission.admit_parse(sql) {
             Ok(a) if name.is_empty() => {
                 self.unnamed_change = followed_change(&a.session);
                 if self.unnamed_change.is_none() && a.changes_untracked() {
@@ -500,73 +454,6 @@ impl Inbound {
         Ok(Flow::Continue)
     }
 
-    fn admit(&self, sql: &[u8]) -> Result<Admitted, Violation> {
-        let sql = std::str::from_utf8(sql).map_err(|_| Violation {
-            rule: Rule::Unreadable,
-            detail: "SQL text is not valid UTF-8".into(),
-        })?;
-        let Checked {
-            mut session,
-            rewritten,
-        } = self.policy.check_pooled(sql, self.mode)?;
-        let replacement = match self.hold_to_plan(&mut session)? {
-            Some(reset) => Some(Replacement::PlanReset(reset)),
-            None => rewritten.map(Replacement::Rewritten),
-        };
-        Ok(Admitted {
-            session,
-            replacement,
-        })
-    }
-
-    /// [`admit`](Self::admit) for the text of a Parse.
-    fn admit_parse(&self, sql: &[u8]) -> Result<Admitted, Violation> {
-        let admitted = self.admit(sql)?;
-        if matches!(admitted.session, SessionEffect::ResetAll { .. }) {
-            return Err(Violation {
-                rule: Rule::ProtectedSetting,
-                detail: "RESET ALL in a prepared statement (send it as a simple query)".into(),
-            });
-        }
-        match admitted.replacement {
-            // Rewriting a prepared statement's text is not worth it for a reset.
-            Some(Replacement::PlanReset(_)) => Err(Violation {
-                rule: Rule::PlanLimit,
-                detail: "reset statement_timeout with a simple query, or set a value".into(),
-            }),
-            _ => Ok(admitted),
-        }
-    }
-
-    /// Keeps statement_timeout within the plan: values above it are refused, and a reset
-    /// returns to the plan's value instead of the server's (no limit). Other ways to change
-    /// it (among other statements, in a routine, set_config) are refused under a limit.
-    fn hold_to_plan(&self, session: &mut SessionEffect) -> Result<Option<String>, Violation> {
-        const NAME: &str = "statement_timeout";
-        let Some(limit) = self.statement_timeout else {
-            return Ok(None);
-        };
-        match session {
-            SessionEffect::Change(c) if c.name == NAME => match &c.value {
-                SettingValue::To(v) => within_plan(NAME, v, Some(limit)).map(|()| None),
-                SettingValue::Default => {
-                    let value = format!("'{}ms'", limit.as_millis());
-                    let local = if c.local { "LOCAL " } else { "" };
-                    let sql = format!("SET {local}{NAME} = {value}");
-                    c.value = SettingValue::To(value);
-                    Ok(Some(sql))
-                }
-            },
-            s if s.touches(NAME) => Err(Violation {
-                rule: Rule::PlanLimit,
-                detail: format!(
-                    "under the plan's limit {NAME} changes only by a SET or RESET sent alone"
-                ),
-            }),
-            _ => Ok(None),
-        }
-    }
-
     /// Answers a refused simple-protocol message the way Postgres answers a failed one.
     fn refuse_simple(&mut self, v: Violation, out: &mut Outputs<'_>) {
         if out.local() {
@@ -576,14 +463,6 @@ impl Inbound {
             out.tracker.push(Request::Query, Origin::Client);
             query_message(out.backend, &raise_sql(&v));
         }
-    }
-}
-
-/// The change of a statement that is exactly one session-level `SET`/`RESET`.
-fn followed_change(session: &SessionEffect) -> Option<SettingChange> {
-    match session {
-        SessionEffect::Change(c) if !c.local => Some(c.clone()),
-        _ => None,
     }
 }
 

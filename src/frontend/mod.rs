@@ -1,11 +1,13 @@
 //! The frontend session: everything between one client socket and the pool.
 //!
 //! [`startup`] authenticates and resolves the tenant; [`relay`] then runs the message loop,
-//! with [`inbound`] translating client frames through the isolation policy, [`outbound`]
+//! with [`inbound`] translating client frames (each SQL text through [`admission`]: the
+//! tenant's isolation policy and plan), [`outbound`]
 //! streaming backend responses, and [`tracker`] pairing the two. [`cancel`] routes
 //! CancelRequests to the one backend a session holds; [`throttle`] holds a tenant to its
 //! plan's rate.
 
+mod admission;
 mod auth;
 mod cancel;
 mod inbound;

@@ -10,20 +10,12 @@ everything behaves as on PostgreSQL itself.
 import asyncio
 import datetime
 import decimal
-import os
 import time
 import uuid
 
 import asyncpg
 
-ACME = os.environ["ACME_DSN"]
-GLOBEX = os.environ["GLOBEX_DSN"]
-HOOLI = os.environ["HOOLI_DSN"]
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
+from common import ACME, GLOBEX, HOOLI, check
 
 
 async def cached_statements():

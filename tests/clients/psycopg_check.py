@@ -4,20 +4,12 @@ Run by tests/python_client.rs with ACME_DSN, GLOBEX_DSN and HOOLI_DSN pointing a
 "ok" and exits 0 when everything behaves as on PostgreSQL itself.
 """
 
-import os
 import threading
 import time
 
 import psycopg
 
-ACME = os.environ["ACME_DSN"]
-GLOBEX = os.environ["GLOBEX_DSN"]
-HOOLI = os.environ["HOOLI_DSN"]
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
+from common import ACME, GLOBEX, HOOLI, check
 
 
 def prepared_and_binary():

@@ -9,20 +9,12 @@ exits 0 when everything behaves as on PostgreSQL itself.
 
 import asyncio
 import decimal
-import os
 
 from sqlalchemy import Numeric, create_engine, func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-ACME = os.environ["ACME_DSN"]
-GLOBEX = os.environ["GLOBEX_DSN"]
-HOOLI = os.environ["HOOLI_DSN"]
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
+from common import ACME, GLOBEX, HOOLI, check
 
 
 def url(dsn, driver):

@@ -142,12 +142,19 @@ impl TestEnv {
         )
     }
 
-    /// Runs a client program of another language (at most 120 s) with `vars` in its
-    /// environment, and asserts that it succeeded and printed `ok`.
+    /// Runs a client program of another language (at most 120 s) on `tests/clients/{script}`,
+    /// with ACME_DSN, GLOBEX_DSN (schema tenants) and HOOLI_DSN (a row tenant) and `vars` in
+    /// its environment, and asserts that it succeeded and printed `ok`.
     pub async fn run_client(&self, program: &str, script: &str, vars: &[(&str, String)]) {
+        let script = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+        let tenants = [
+            ("ACME_DSN", self.url("acme_app", "app")),
+            ("GLOBEX_DSN", self.url("globex_app", "app")),
+            ("HOOLI_DSN", self.url("hooli_app", "saas")),
+        ];
         let out = tokio::process::Command::new("timeout")
-            .args(["120", program, script])
-            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .args(["120", program, &script])
+            .envs(tenants.iter().chain(vars).map(|(k, v)| (k, v)))
             .kill_on_drop(true)
             .output()
             .await
@@ -246,6 +253,17 @@ impl Drop for TestEnv {
             task.abort();
         }
     }
+}
+
+/// Runs [`TestEnv::run_client`] against a proxy whose tenants share one server connection
+/// per database, so that connections change hands between clients and tenants.
+pub async fn check_client(program: &str, script: &str, vars: &[(&str, String)]) {
+    let env = TestEnv::with(Options {
+        pool_size: 1,
+        ..Options::default()
+    })
+    .await;
+    env.run_client(program, script, vars).await;
 }
 
 /// Tables of database `saas` beside `orders` for the row-isolation tests: a second tenant

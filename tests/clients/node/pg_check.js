@@ -61,8 +61,8 @@ async function tenant(url, expectedOrders) {
 }
 
 (async () => {
-  await tenant(process.env.ACME_URL, 2);
-  await tenant(process.env.HOOLI_URL, 3);
+  await tenant(process.env.ACME_DSN, 2);
+  await tenant(process.env.HOOLI_DSN, 3);
   console.log('ok');
 })().catch((e) => {
   console.error(e);
