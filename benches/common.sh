@@ -107,18 +107,33 @@ start_tenantgate_with() {
   wait_for_port "$TG_PORT"
 }
 
-# pgbench_run PORT USER DB MODE [ARGS...] -> "tps latency_ms"; "0 0" when a transaction failed.
+# pgbench_run PORT USER DB MODE [ARGS...] -> "tps latency_ms client_cpu_us_per_tx"; "0 0 0"
+# when a transaction failed. Call it in a subshell of its own (`< <(pgbench_run …)`): the
+# client's CPU time is read from the shell's `times`, which counts every child it waited for.
 pgbench_run() {
-  local port=$1 user=$2 db=$3 mode=$4 out failed
+  local port=$1 user=$2 db=$3 mode=$4 out failed tps times="$work/times.$BASHPID"
   shift 4
   if ! out=$(PGPASSWORD=benchpw timeout $((DURATION + 60)) pgbench -n -h 127.0.0.1 -p "$port" -U "$user" \
     -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -M "$mode" "$@" "$db" 2>&1); then
     log "pgbench as $user on port $port failed: $(echo "$out" | grep -m1 -i error)"
-    echo "0 0"; return 0
+    echo "0 0 0"; return 0
   fi
   failed=$(echo "$out" | awk -F': ' '/number of failed transactions/ {split($2, a, " "); print a[1]}')
-  if [ "${failed:-0}" != "0" ]; then log "$user: $failed failed transactions"; echo "0 0"; return 0; fi
-  echo "$(echo "$out" | awk '/^tps = / {print $3}') $(echo "$out" | awk '/^latency average/ {print $4}')"
+  if [ "${failed:-0}" != "0" ]; then log "$user: $failed failed transactions"; echo "0 0 0"; return 0; fi
+  tps=$(echo "$out" | awk '/^tps = / {print $3}')
+  # Not in a `$(…)` or a pipeline: those run `times` in a fresh subshell, with no children.
+  times >"$times"
+  echo "$tps $(echo "$out" | awk '/^latency average/ {print $4}') $(cpu_us_per_tx "$times" "$tps")"
+  rm -f "$times"
+}
+
+# cpu_us_per_tx TIMES_FILE TPS: the CPU time (user + system) of the finished children in the
+# output of `times`, in µs per transaction at TPS over $DURATION seconds: how much of the
+# machine the load generator itself takes.
+cpu_us_per_tx() {
+  awk -v t="$2" -v d="$DURATION" 'NR == 2 {
+    split($1, u, /[ms]/); split($2, s, /[ms]/)
+    printf "%.1f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) / (t * d) * 1e6 }' "$1"
 }
 
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }

@@ -108,17 +108,18 @@ main() {
   init_bench_database
   start_tenantgate
   start_pgbouncer
-  declare -A tps lat
+  declare -A tps lat client
   local cpu_before cpu_after
   for case in $CASES; do
     local workload=${case%%:*} mode=${case##*:}
     for round in $(seq 1 "$ROUNDS"); do
         for target in direct tenantgate pgbouncer; do
           cpu_before=$(awk '{print $14 + $15}' "/proc/$TG_PID/stat")
-          read -r t l < <(run "$target" "$workload" "$mode")
+          read -r t l k < <(run "$target" "$workload" "$mode")
           cpu_after=$(awk '{print $14 + $15}' "/proc/$TG_PID/stat")
           tps[$workload,$mode,$target]+="$t "
           lat[$workload,$mode,$target]+="$l "
+          client[$workload,$mode,$target]+="$k "
           if [ "$target" = tenantgate ]; then
             cpu[$workload,$mode]+="$(awk -v c=$((cpu_after - cpu_before)) -v t="$t" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" \
               'BEGIN {printf "%.1f", (c / hz) / (t * d) * 1e6}') "
@@ -132,10 +133,10 @@ main() {
   echo "pgbench: $CLIENTS clients, $THREADS threads, ${DURATION}s x $ROUNDS rounds (median), scale $SCALE, pool $POOL_SIZE, proxies reach Postgres by ${BACKEND:-tcp}"
   echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(psql --version | head -1); $("$PGBOUNCER" --version 2>/dev/null | head -1)"
   echo
-  echo "| workload | mode | direct tps | tenantgate tps | pgbouncer tps | tenantgate/direct | tenantgate/pgbouncer | latency ms (direct / tenantgate / pgbouncer) | tenantgate CPU µs/tx |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| workload | mode | direct tps | tenantgate tps | pgbouncer tps | tenantgate/direct | tenantgate/pgbouncer | latency ms (direct / tenantgate / pgbouncer) | tenantgate CPU µs/tx | pgbench CPU µs/tx (direct / tenantgate / pgbouncer) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   for case in $CASES; do
-      local workload=${case%%:*} mode=${case##*:} d g b dl gl bl c
+      local workload=${case%%:*} mode=${case##*:} d g b dl gl bl c dk gk bk
       d=$(echo "${tps[$workload,$mode,direct]}" | tr ' ' '\n' | grep . | median)
       g=$(echo "${tps[$workload,$mode,tenantgate]}" | tr ' ' '\n' | grep . | median)
       b=$(echo "${tps[$workload,$mode,pgbouncer]}" | tr ' ' '\n' | grep . | median)
@@ -143,10 +144,13 @@ main() {
       gl=$(echo "${lat[$workload,$mode,tenantgate]}" | tr ' ' '\n' | grep . | median)
       bl=$(echo "${lat[$workload,$mode,pgbouncer]}" | tr ' ' '\n' | grep . | median)
       c=$(echo "${cpu[$workload,$mode]}" | tr ' ' '\n' | grep . | median)
-      awk -v w="$workload" -v m="$mode" -v d="$d" -v g="$g" -v b="$b" -v dl="$dl" -v gl="$gl" -v bl="$bl" -v c="$c" \
+      dk=$(echo "${client[$workload,$mode,direct]}" | tr ' ' '\n' | grep . | median)
+      gk=$(echo "${client[$workload,$mode,tenantgate]}" | tr ' ' '\n' | grep . | median)
+      bk=$(echo "${client[$workload,$mode,pgbouncer]}" | tr ' ' '\n' | grep . | median)
+      awk -v w="$workload" -v m="$mode" -v d="$d" -v g="$g" -v b="$b" -v dl="$dl" -v gl="$gl" -v bl="$bl" -v c="$c" -v dk="$dk" -v gk="$gk" -v bk="$bk" \
         'function ratio(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "n/a" }
          function tps(x) { return x > 0 ? sprintf("%.0f", x) : "fails" }
-         BEGIN {printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s |\n", w, m, tps(d), tps(g), tps(b), ratio(g, d), ratio(g, b), dl, gl, bl, c}'
+         BEGIN {printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s / %s / %s |\n", w, m, tps(d), tps(g), tps(b), ratio(g, d), ratio(g, b), dl, gl, bl, c, dk, gk, bk}'
   done
 }
 

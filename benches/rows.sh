@@ -95,7 +95,7 @@ CONF
 run() {
   local user=$1 db=$2 workload=$3 mode=$4 args=() tps latency
   [ "$workload" = select-only ] && args+=(-S)
-  read -r tps latency < <(pgbench_run "$TG_PORT" "$user" "$db" "$mode" "${args[@]}")
+  read -r tps latency _ < <(pgbench_run "$TG_PORT" "$user" "$db" "$mode" "${args[@]}")
   echo "$tps"
 }
 
