@@ -60,6 +60,7 @@ impl ClientError {
             UnknownDatabase(_) => sqlstate::INVALID_CATALOG_NAME,
             // Features that need session pooling are not forbidden, only unavailable.
             Refused(v) if v.rule == Rule::SessionOnly => sqlstate::FEATURE_NOT_SUPPORTED,
+            Refused(v) if v.rule == Rule::TransactionBlock => sqlstate::ACTIVE_SQL_TRANSACTION,
             ForbiddenStartupParameter(_) | Refused(_) => sqlstate::INSUFFICIENT_PRIVILEGE,
             UnsupportedStartup(_) | Unsupported(_) => sqlstate::FEATURE_NOT_SUPPORTED,
             TooManyConnections(_) | PoolTimeout(_) => sqlstate::TOO_MANY_CONNECTIONS,

@@ -208,7 +208,10 @@ const ESCAPES: &[&str] = &[
     // RESET ALL at the end of a text is neutralised (session_settings.rs); before anything
     // else it would let that run unconfined.
     "RESET ALL; SELECT * FROM orders",
-    "DISCARD ALL",
+    // DISCARD ALL alone is followed by the tenant's setup (session_settings.rs); with
+    // anything after it, that would run unconfined.
+    "DISCARD ALL; SELECT * FROM orders",
+    "SELECT 1; DISCARD ALL",
     "SET ROLE postgres",
     "RESET ROLE",
     "SET SESSION AUTHORIZATION postgres",

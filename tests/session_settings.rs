@@ -281,3 +281,92 @@ async fn an_extended_protocol_set_follows_its_client() {
         assert_eq!(show(&a, "lock_timeout").await, "4s");
     }
 }
+
+/// Pools that reset a connection with `DISCARD ALL` (Npgsql on reuse, Rails' `reset!`): the
+/// session is reset as in Postgres (settings back to login, prepared statements gone) while
+/// the tenant's context and the plan's limits stay, set again by the proxy right after it.
+#[tokio::test]
+async fn discard_all_resets_the_session_and_keeps_the_tenant_confined() {
+    let env = TestEnv::with(one_connection("statement_timeout = \"2s\"")).await;
+    let mut config = env.config("acme_app", "app");
+    config.options("-c lock_timeout=3s");
+    let (a, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let g = env.client("globex_app", "app").await;
+    a.simple_query("SET lock_timeout = '5s'").await.unwrap();
+    a.simple_query("SET statement_timeout = 500").await.unwrap();
+    a.simple_query("SET application_name = 'changed'")
+        .await
+        .unwrap();
+    let statement = a.prepare("SELECT count(*) FROM orders").await.unwrap();
+    let answers = a.simple_query("DISCARD ALL").await.unwrap();
+    assert!(
+        matches!(
+            answers.as_slice(),
+            [tokio_postgres::SimpleQueryMessage::CommandComplete(0)]
+        ),
+        "only the client's own answer: {answers:?}"
+    );
+    for _ in 0..2 {
+        assert_eq!(show(&a, "lock_timeout").await, "3s", "the login value");
+        assert_eq!(
+            show(&a, "statement_timeout").await,
+            "2s",
+            "the plan's limit"
+        );
+        assert_eq!(show(&a, "application_name").await, "");
+        let count: i64 = a
+            .query_one("SELECT count(*) FROM orders", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(count, 2, "still confined to acme's schema");
+        assert_eq!(show(&g, "lock_timeout").await, "0");
+        assert_eq!(show(&g, "search_path").await, "globex");
+    }
+    let err = a.query(&statement, &[]).await.unwrap_err();
+    assert_eq!(
+        sqlstate(&err),
+        "26000",
+        "its prepared statements are gone: {err}"
+    );
+    // Inside a block Postgres refuses it, and so does the proxy; the block is aborted.
+    a.simple_query("BEGIN").await.unwrap();
+    let err = a.simple_query("DISCARD ALL").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "25001", "{err}");
+    let err = a.simple_query("SELECT 1").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "25P02", "{err}");
+    a.simple_query("ROLLBACK").await.unwrap();
+    // With anything else in the text, or prepared, it is refused.
+    let err = a.simple_query("DISCARD ALL; SELECT 1").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+    let err = a.prepare("DISCARD ALL").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+    assert_eq!(show(&a, "search_path").await, "acme");
+}
+
+/// In session pooling `DISCARD ALL` also ends what a session holds (temporary tables), as in
+/// Postgres, and the tenant's context stays.
+#[tokio::test]
+async fn discard_all_in_session_pooling_drops_the_sessions_state() {
+    let env = TestEnv::with(Options {
+        pool_mode: "session",
+        pool_size: 1,
+        ..Options::default()
+    })
+    .await;
+    let a = env.client("acme_app", "app").await;
+    a.batch_execute("CREATE TEMP TABLE scratch (x int)")
+        .await
+        .unwrap();
+    a.simple_query("DISCARD ALL").await.unwrap();
+    let err = a.simple_query("SELECT * FROM scratch").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01", "{err}");
+    assert_eq!(show(&a, "search_path").await, "acme");
+    let count: i64 = a
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 2);
+}

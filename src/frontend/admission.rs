@@ -54,7 +54,9 @@ impl Admitted {
     /// Whether running it leaves settings behind that the proxy does not follow.
     pub fn changes_untracked(&self) -> bool {
         match &self.session {
-            SessionEffect::None | SessionEffect::ResetAll { .. } => false,
+            SessionEffect::None | SessionEffect::ResetAll { .. } | SessionEffect::DiscardAll => {
+                false
+            }
             SessionEffect::Change(c) => !c.local,
             SessionEffect::Untracked(names) => names.iter().any(|n| !is_reported(n)),
         }
@@ -92,10 +94,15 @@ impl Admission {
     /// [`admit`](Self::admit) for the text of a Parse.
     pub fn admit_parse(&self, sql: &[u8]) -> Result<Admitted, Violation> {
         let admitted = self.admit(sql)?;
-        if matches!(admitted.session, SessionEffect::ResetAll { .. }) {
+        let reset = match admitted.session {
+            SessionEffect::ResetAll { .. } => Some("RESET ALL"),
+            SessionEffect::DiscardAll => Some("DISCARD ALL"),
+            _ => None,
+        };
+        if let Some(reset) = reset {
             return Err(Violation {
                 rule: Rule::ProtectedSetting,
-                detail: "RESET ALL in a prepared statement (send it as a simple query)".into(),
+                detail: format!("{reset} in a prepared statement (send it as a simple query)"),
             });
         }
         match admitted.replacement {

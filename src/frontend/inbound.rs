@@ -283,6 +283,10 @@ impl Inbound {
                         out.tracker.push_setting(SettingChange::all());
                         out.tracker.answer_only(statements);
                     }
+                    SessionEffect::DiscardAll => {
+                        self.discard_all(out);
+                        return Ok(Flow::Continue);
+                    }
                     _ => {
                         if admitted.changes_untracked() {
                             out.tracker.untracked_change();
@@ -304,6 +308,30 @@ impl Inbound {
             Err(v) => self.refuse_simple(v, out),
         }
         Ok(Flow::Continue)
+    }
+
+    /// A client's `DISCARD ALL`, outside a transaction block: it runs, and the session is set
+    /// up again at once (the tenant's context, the plan's limits, the client's login settings),
+    /// in a message of its own, before anything else of the client's. Inside a block (or
+    /// behind requests whose outcome is unknown) it is refused as Postgres refuses it there:
+    /// the proxy could not tell whether the session was reset.
+    fn discard_all(&mut self, out: &mut Outputs<'_>) {
+        if !out.tracker.client_idle() {
+            let v = Violation {
+                rule: Rule::TransactionBlock,
+                detail: "DISCARD ALL".into(),
+            };
+            return self.refuse_simple(v, out);
+        }
+        // Every prepared statement goes, the client's names and the pooled ones alike.
+        self.statements.clear();
+        if let Some(prepared) = out.prepared.as_deref_mut() {
+            prepared.clear();
+        }
+        out.tracker.push_setting(SettingChange::all());
+        query_message(out.backend, "DISCARD ALL");
+        out.tracker.push(Request::Query, Origin::Restore);
+        query_message(out.backend, &self.restore);
     }
 
     /// SQL `DEALLOCATE` of the client's own protocol-level statements (psycopg releases them

@@ -55,7 +55,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
         statements: Arc<Registry>,
         settings: ClientSettings,
     ) -> Self {
-        // After a client's RESET ALL: the tenant's context, then the client's login settings.
+        // After a client's RESET ALL or DISCARD ALL: the tenant's context, then the client's
+        // login settings.
         let restore = [tenant.pool.context.setup_sql(), &settings.login_sql()]
             .into_iter()
             .filter(|s| !s.is_empty())

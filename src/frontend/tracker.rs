@@ -35,6 +35,10 @@ pub enum Origin {
     /// The proxy's context setup: answers are swallowed, and an error means the connection
     /// cannot be trusted for the tenant.
     Setup,
+    /// The proxy's setup after a client's `DISCARD ALL`: the client sees where its settings
+    /// end up (ParameterStatus), nothing else; an error means the connection cannot be
+    /// trusted for the tenant.
+    Restore,
     /// The proxy's own message on the client's behalf (a refusal's stand-in, a statement
     /// prepared again on another connection): only its error reaches the client.
     Injected,
@@ -61,7 +65,7 @@ impl Entry {
     fn disposition(self, tag: u8) -> Disposition {
         match (self.origin, tag) {
             (Origin::Client, _) | (Origin::Injected, b'E') => Disposition::Forward,
-            (Origin::Setup, b'E') => Disposition::PreambleFailed,
+            (Origin::Setup | Origin::Restore, b'E') => Disposition::PreambleFailed,
             _ => Disposition::Swallow,
         }
     }
@@ -206,6 +210,14 @@ impl Tracker {
         self.pending.is_empty()
     }
 
+    /// Whether the client is surely outside a transaction block: nothing of its own is
+    /// pending, and the backend last said so (or has said nothing since it was checked out
+    /// idle).
+    pub fn client_idle(&self) -> bool {
+        self.pending.iter().all(|e| e.origin == Origin::Setup)
+            && matches!(self.status, None | Some(TransactionStatus::Idle))
+    }
+
     /// How many ReadyForQuery messages are still to come.
     pub fn ready_expected(&self) -> usize {
         self.pending
@@ -288,7 +300,7 @@ impl Tracker {
             let client = self
                 .pending
                 .front()
-                .is_none_or(|e| e.origin == Origin::Client);
+                .is_none_or(|e| matches!(e.origin, Origin::Client | Origin::Restore));
             return Ok(if client {
                 Disposition::Forward
             } else {
@@ -388,6 +400,36 @@ mod tests {
         assert_eq!(run(&mut t, "CCZ"), vec![Swallow; 3]);
         assert_eq!(run(&mut t, "TDDCZ"), vec![Forward; 5]);
         assert!(t.is_idle());
+    }
+
+    #[test]
+    fn a_restore_shows_its_parameter_changes_only_and_must_not_fail() {
+        let mut t = Tracker::default();
+        assert!(t.client_idle());
+        t.push(Request::Query, Origin::Setup);
+        assert!(
+            t.client_idle(),
+            "the proxy's setup is no client transaction"
+        );
+        t.push(Request::Query, Origin::Client);
+        t.push(Request::Query, Origin::Restore);
+        assert!(!t.client_idle());
+        assert_eq!(run(&mut t, "CZ"), vec![Swallow; 2]);
+        assert_eq!(run(&mut t, "SCZ"), vec![Forward; 3]);
+        assert_eq!(
+            run(&mut t, "SCCZ"),
+            vec![Forward, Swallow, Swallow, Swallow]
+        );
+        assert!(t.client_idle());
+        t.push(Request::Query, Origin::Restore);
+        assert_eq!(t.on_message(b'E', None).unwrap(), PreambleFailed);
+        // Inside a block the client is not idle.
+        t = Tracker::default();
+        t.push(Request::Query, Origin::Client);
+        assert_eq!(t.on_message(b'C', None).unwrap(), Forward);
+        let in_block = Some(TransactionStatus::InTransaction);
+        assert_eq!(t.on_message(b'Z', in_block).unwrap(), Forward);
+        assert!(!t.client_idle());
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub enum Rule {
     RowScope,
     /// A setting beyond what the tenant's plan allows.
     PlanLimit,
+    /// A statement Postgres refuses inside a transaction block, which the proxy must see run
+    /// outside one to set the session up after it.
+    TransactionBlock,
 }
 
 impl fmt::Display for Violation {
@@ -89,6 +92,7 @@ impl fmt::Display for Violation {
             Rule::DynamicSql => "dynamic SQL is not allowed for tenants",
             Rule::RowScope => "statement cannot be confined to the tenant's rows",
             Rule::PlanLimit => "the tenant's plan does not allow this",
+            Rule::TransactionBlock => "this cannot run inside a transaction block",
             Rule::SessionOnly => {
                 "this needs pool_mode = \"session\" (transaction pooling shares server connections)"
             }
@@ -174,6 +178,15 @@ impl Policy {
     /// backend session to outlive the transaction is refused too.
     pub fn check_pooled(&self, sql: &str, mode: PoolMode) -> Result<Checked, Violation> {
         let statements = lex(sql)?;
+        // A pool's reset (Npgsql, Rails): the proxy sets the session up again after it.
+        if let [only] = statements.as_slice()
+            && is_discard_all(only)
+        {
+            return Ok(Checked {
+                session: SessionEffect::DiscardAll,
+                rewritten: None,
+            });
+        }
         let mut settings = Vec::new();
         // `RESET ALL` as the text's last statement (pool reset queries end so): the proxy sets
         // the tenant's context again right after it, so nothing of the client's runs without.
@@ -285,6 +298,10 @@ fn row_statements(statements: &[lexer::Statement<'_>]) -> Result<(), Violation> 
 
 fn is_reset_all(statement: &lexer::Statement<'_>) -> bool {
     matches!(statement.as_slice(), [reset, all] if reset.is_kw("reset") && all.is_kw("all"))
+}
+
+fn is_discard_all(statement: &lexer::Statement<'_>) -> bool {
+    matches!(statement.as_slice(), [discard, all] if discard.is_kw("discard") && all.is_kw("all"))
 }
 
 fn lex(sql: &str) -> Result<Vec<lexer::Statement<'_>>, Violation> {

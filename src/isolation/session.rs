@@ -63,13 +63,19 @@ pub enum SessionEffect {
     /// tenant's context, the plan's limits and the client's login settings again right
     /// after it, in the same text.
     ResetAll { statements: usize },
+    /// The text is one `DISCARD ALL`: the session is reset whole (settings, prepared
+    /// statements, temporary tables, listens, advisory locks), and the proxy sets it up again
+    /// right after it, in a message of its own (it cannot run in a multi-statement text).
+    DiscardAll,
 }
 
 impl SessionEffect {
     /// Whether `name` may change, including under a name the proxy could not tell.
     pub fn touches(&self, name: &str) -> bool {
         match self {
-            SessionEffect::None | SessionEffect::ResetAll { .. } => false,
+            SessionEffect::None | SessionEffect::ResetAll { .. } | SessionEffect::DiscardAll => {
+                false
+            }
             SessionEffect::Change(c) => c.name == name,
             SessionEffect::Untracked(names) => names.iter().any(|n| n == name || n == "*"),
         }

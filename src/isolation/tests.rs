@@ -120,7 +120,13 @@ fn session_escapes_are_refused_for_both_policies() {
         ("RESET ALL; RESET ALL", Some(ProtectedSetting)),
         ("DO $$ BEGIN RESET ALL; END $$", Some(ProtectedSetting)),
         ("RESET search_path", Some(ProtectedSetting)),
-        ("DISCARD ALL", Some(ProtectedSetting)),
+        // DISCARD ALL as a text's only statement: the proxy sets the session up again after
+        // it, in a message of its own (it cannot share a text). Anywhere else it is refused.
+        ("DISCARD ALL", None),
+        ("discard all;", None),
+        ("DISCARD ALL; SELECT 1", Some(ProtectedSetting)),
+        ("SELECT 1; DISCARD ALL", Some(ProtectedSetting)),
+        ("DO $$ BEGIN DISCARD ALL; END $$", Some(ProtectedSetting)),
         (
             "SET tenantgate.tenant_id = 'globex'",
             Some(ProtectedSetting),

@@ -17,6 +17,7 @@ pub mod sqlstate {
     pub const PROTOCOL_VIOLATION: &str = "08P01";
     pub const INVALID_AUTHORIZATION: &str = "28000";
     pub const INVALID_PASSWORD: &str = "28P01";
+    pub const ACTIVE_SQL_TRANSACTION: &str = "25001";
     pub const INVALID_CATALOG_NAME: &str = "3D000";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
