@@ -205,15 +205,15 @@ const ESCAPES: &[&str] = &[
     "SET LOCAL search_path = globex",
     "SeT/**/SeArCh_PaTh = globex",
     "RESET search_path",
-    // RESET ALL at the end of a text is neutralised (session_settings.rs); before anything
-    // else it would let that run unconfined.
-    "RESET ALL; SELECT * FROM orders",
+    // RESET ALL is neutralised (session_settings.rs), but not what follows it in the text.
+    "RESET ALL; SET search_path = globex",
+    "RESET ALL; RESET ALL",
     // DISCARD ALL alone is followed by the tenant's setup (session_settings.rs); with
     // anything after it, that would run unconfined.
     "DISCARD ALL; SELECT * FROM orders",
     "SELECT 1; DISCARD ALL",
     "SET ROLE postgres",
-    "RESET ROLE",
+    "RESET ROLE; SET ROLE postgres",
     "SET SESSION AUTHORIZATION postgres",
     "SELECT set_config('search_path', 'globex', false)",
     "SELECT 1; SET search_path = globex",

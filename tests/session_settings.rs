@@ -224,8 +224,25 @@ async fn reset_all_returns_to_the_login_settings_and_keeps_the_tenant_confined()
         assert_eq!(row.get(0), Some("2"));
         assert_eq!(show(&g, "lock_timeout").await, "0");
     }
-    // Anywhere but at the end of a text, and in a prepared statement, it stays refused.
-    let err = a.simple_query("RESET ALL; SELECT 1").await.unwrap_err();
+    // Statements after it run with the context set again; a setting changed after it, or
+    // RESET ALL in a prepared statement, is refused.
+    let rows = a
+        .simple_query("RESET ALL; SELECT count(*) FROM orders")
+        .await
+        .unwrap();
+    assert!(
+        matches!(rows.as_slice(), [
+            tokio_postgres::SimpleQueryMessage::CommandComplete(0),
+            tokio_postgres::SimpleQueryMessage::RowDescription(_),
+            tokio_postgres::SimpleQueryMessage::Row(row),
+            tokio_postgres::SimpleQueryMessage::CommandComplete(1),
+        ] if row.get(0) == Some("2")),
+        "{rows:?}"
+    );
+    let err = a
+        .simple_query("RESET ALL; SET work_mem = '1MB'")
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err), "42501");
     let err = a.prepare("RESET ALL").await.unwrap_err();
     assert_eq!(sqlstate(&err), "42501");
@@ -369,4 +386,37 @@ async fn discard_all_in_session_pooling_drops_the_sessions_state() {
         .unwrap()
         .get(0);
     assert_eq!(count, 2);
+}
+
+/// Npgsql resets a pooled connection that has prepared statements with one text that returns
+/// to the login role, resets every setting and drops what the session holds: it runs whole,
+/// with the tenant's context set again right after its `RESET ALL`, and the client sees one
+/// answer per statement of its own.
+#[tokio::test]
+async fn npgsqls_reset_text_runs_and_keeps_the_tenant_confined() {
+    const RESET: &str = "SET SESSION AUTHORIZATION DEFAULT;RESET ALL;CLOSE ALL;UNLISTEN *;\
+        SELECT pg_advisory_unlock_all();DISCARD SEQUENCES;DISCARD TEMP";
+    let env = TestEnv::with(one_connection("statement_timeout = \"2s\"")).await;
+    let a = env.client("acme_app", "app").await;
+    let g = env.client("globex_app", "app").await;
+    a.simple_query("SET lock_timeout = '5s'").await.unwrap();
+    let statement = a.prepare("SELECT count(*) FROM orders").await.unwrap();
+    let answers = a.simple_query(RESET).await.unwrap();
+    let completions = answers
+        .iter()
+        .filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::CommandComplete(_)))
+        .count();
+    assert_eq!(completions, 7, "{answers:?}");
+    for _ in 0..2 {
+        assert_eq!(show(&a, "lock_timeout").await, "0", "reset");
+        assert_eq!(
+            show(&a, "statement_timeout").await,
+            "2s",
+            "the plan's limit"
+        );
+        assert_eq!(show(&a, "search_path").await, "acme");
+        let count: i64 = a.query_one(&statement, &[]).await.unwrap().get(0);
+        assert_eq!(count, 2, "its prepared statements stay, confined");
+        assert_eq!(show(&g, "search_path").await, "globex");
+    }
 }

@@ -13,11 +13,12 @@ use bytes::{BufMut, BytesMut};
 
 use super::admission::{Admission, followed_change};
 use super::prepared::{ClientStatements, Registry, Statement, parse_message, pooled_name, renamed};
-use super::tracker::{Origin, Request, Tracker};
+use super::tracker::{Inserted, Origin, Request, Tracker};
 use crate::config::PoolMode;
 use crate::error::ClientError;
 use crate::isolation::{
     Deallocation, Policy, Rule, SessionEffect, SettingChange, Violation, deallocation,
+    statement_count,
 };
 use crate::protocol::{
     Frame, Header, TransactionStatus, cstring, message, parse_message_parts, query_message,
@@ -47,8 +48,10 @@ pub struct Inbound {
     skip: Option<Skip>,
     registry: Arc<Registry>,
     statements: ClientStatements,
-    /// What sets the session up again after a `RESET ALL`.
+    /// What sets the session up again after a `RESET ALL` or `DISCARD ALL`.
     restore: String,
+    /// How many statements `restore` holds.
+    restore_statements: usize,
     /// The setting change the unnamed statement is, and the unnamed portal bound to one.
     unnamed_change: Option<SettingChange>,
     portal_change: Option<SettingChange>,
@@ -102,6 +105,7 @@ impl Inbound {
             skip: None,
             registry,
             statements: ClientStatements::default(),
+            restore_statements: statement_count(&restore),
             restore,
             unnamed_change: None,
             portal_change: None,
@@ -278,10 +282,13 @@ impl Inbound {
                     SessionEffect::Change(ref c) if !c.local => {
                         out.tracker.push_setting(c.clone());
                     }
-                    SessionEffect::ResetAll { statements } => {
+                    SessionEffect::ResetAll { statements, .. } => {
                         // The client sees the answers of its own statements only.
                         out.tracker.push_setting(SettingChange::all());
-                        out.tracker.answer_only(statements);
+                        out.tracker.inserted(Inserted {
+                            after: statements,
+                            count: self.restore_statements,
+                        });
                     }
                     SessionEffect::DiscardAll => {
                         self.discard_all(out);
@@ -297,9 +304,14 @@ impl Inbound {
                 match (&admitted.session, &admitted.replacement) {
                     // The setup follows in the same text: it runs only if RESET ALL did, and
                     // before anything else of the client's. A newline ends a line comment.
-                    (SessionEffect::ResetAll { .. }, _) => {
+                    (SessionEffect::ResetAll { at, .. }, _) => {
                         let sql = String::from_utf8_lossy(admitted.sql(sql));
-                        query_message(out.backend, &format!("{sql}\n;{}", self.restore));
+                        let text = match *at {
+                            // Just past a `;` of the client's: a statement starts there.
+                            Some(at) => format!("{}{};{}", &sql[..at], self.restore, &sql[at..]),
+                            None => format!("{sql}\n;{}", self.restore),
+                        };
+                        query_message(out.backend, &text);
                     }
                     (_, Some(r)) => query_message(out.backend, r.as_str()),
                     (_, None) => out.backend.extend_from_slice(&frame.bytes),

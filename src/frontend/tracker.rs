@@ -55,10 +55,16 @@ struct Entry {
     setting: bool,
     /// An ErrorResponse answered this Query.
     failed: bool,
-    /// For a Query the proxy added statements to: how many of its statements' completions
-    /// (CommandComplete, EmptyQueryResponse) still go to the client; the rest are the
-    /// proxy's and are swallowed.
-    answered: Option<usize>,
+    /// For a Query the proxy put statements into: which statements' completions
+    /// (CommandComplete, EmptyQueryResponse) are the proxy's, to swallow.
+    inserted: Option<Inserted>,
+}
+
+/// `count` statements of the proxy's, after the client's first `after` in one Query text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    pub after: usize,
+    pub count: usize,
 }
 
 impl Entry {
@@ -131,15 +137,15 @@ impl Tracker {
             copy_epoch: self.copy_ends,
             setting: false,
             failed: false,
-            answered: None,
+            inserted: None,
         });
     }
 
-    /// The last Query holds `statements` of the client's and then statements of the proxy's,
-    /// whose completions the client must not see.
-    pub fn answer_only(&mut self, statements: usize) {
+    /// The last Query holds statements of the proxy's among the client's, whose completions
+    /// the client must not see.
+    pub fn inserted(&mut self, inserted: Inserted) {
         if let Some(e) = self.pending.back_mut() {
-            e.answered = Some(statements);
+            e.inserted = Some(inserted);
         }
     }
 
@@ -312,13 +318,18 @@ impl Tracker {
         };
         if head.request == Request::Query
             && matches!(tag, b'C' | b'I')
-            && let Some(left) = head.answered
+            && let Some(Inserted { after, count }) = head.inserted
             && let Some(e) = self.pending.front_mut()
         {
-            if left == 0 {
+            let (after, count, swallow) = match (after, count) {
+                (0, 0) => (0, 0, false),
+                (0, n) => (0, n - 1, true),
+                (n, count) => (n - 1, count, false),
+            };
+            e.inserted = Some(Inserted { after, count });
+            if swallow {
                 return Ok(Disposition::Swallow);
             }
-            e.answered = Some(left - 1);
         }
         let completes = match (head.request, tag) {
             (_, b'Z') => {

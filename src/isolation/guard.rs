@@ -5,7 +5,7 @@
 //!
 //! | rule | refused |
 //! |---|---|
-//! | protected setting | `SET`/`SET LOCAL`/`RESET` of `search_path`, `role`, `session_authorization`, `tenantgate.*`, `standard_conforming_strings`, `client_encoding` and the other names of [`is_protected_setting`](super::is_protected_setting); `SET ROLE`, `SET SESSION AUTHORIZATION`, `SET NAMES`, `SET SCHEMA`, `RESET ALL` (but as a text's last statement it is neutralised, see [`Policy::check_pooled`](super::Policy::check_pooled)), `DISCARD ALL` (but as a text's only statement it is followed by the tenant's setup, ditto); a `SET` of `standard_conforming_strings` or `client_encoding` to the value the proxy pins is allowed; `SET` clauses of functions and procedures naming those settings; `set_config()` unless its first argument is a string naming an unprotected setting |
+//! | protected setting | `SET`/`SET LOCAL`/`RESET` of `search_path`, `role`, `session_authorization`, `tenantgate.*`, `standard_conforming_strings`, `client_encoding` and the other names of [`is_protected_setting`](super::is_protected_setting); `SET ROLE`, `SET SESSION AUTHORIZATION` (but not their resets to the login role, see `resets_identity`), `SET NAMES`, `SET SCHEMA`, `RESET ALL` (but one per text is neutralised, see [`Policy::check_pooled`](super::Policy::check_pooled)), `DISCARD ALL` (but as a text's only statement it is followed by the tenant's setup, ditto); a `SET` of `standard_conforming_strings` or `client_encoding` to the value the proxy pins is allowed; `SET` clauses of functions and procedures naming those settings; `set_config()` unless its first argument is a string naming an unprotected setting |
 //! | forbidden statement | `CREATE`/`ALTER`/`DROP` of roles, users, groups, databases, tablespaces, subscriptions, publications, extensions, servers, foreign-data wrappers, user mappings, event triggers, languages; `ALTER SYSTEM`, `DROP OWNED`, `REASSIGN OWNED`, `LOAD`, `CHECKPOINT`, `SECURITY LABEL`, `IMPORT FOREIGN SCHEMA`; `COPY` to or from a server file or `PROGRAM` |
 //! | forbidden function | server files (`pg_read_file`, `pg_ls_*`, `pg_stat_file`, …), large objects (`lo_*`, database-wide), `dblink*`, other sessions (`pg_terminate_backend`, `pg_cancel_backend`, `pg_stat_get_*`), SQL given as text (`query_to_xml` and the other `*_to_xml*`, `ts_stat`, `ts_rewrite`), server control (`pg_reload_conf`, …); and the views that show other sessions or other tables' values: `pg_stat_activity`, `pg_locks`, `pg_stats*`, `pg_stat_statements`, `pg_prepared_xacts`, `pg_stat_replication`, `pg_stat_ssl`, `pg_stat_gssapi`, `pg_stat_progress_*`, `pg_largeobject*` |
 //! | shared by schema tenants | for schema tenants only: `LISTEN`, `NOTIFY`, `pg_notify()` (channels are database-wide; `UNLISTEN` only ends the session's own subscriptions), `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED` (ids are database-wide), and `CREATE`/`ALTER`/`DROP SCHEMA`, `IMPORT FOREIGN SCHEMA` |
@@ -317,7 +317,7 @@ fn set_clause(rest: &[Token<'_>]) -> Result<(), Violation> {
         _ => rest,
     };
     let name = setting_name(rest);
-    if sets_pinned_value(rest) {
+    if sets_pinned_value(rest) || resets_identity(rest, true) {
         return Ok(());
     }
     let refused = match name.as_deref() {
@@ -353,7 +353,35 @@ fn sets_pinned_value(rest: &[Token<'_>]) -> bool {
     }
 }
 
+/// `SET SESSION AUTHORIZATION DEFAULT`, `SET ROLE NONE`, `RESET SESSION AUTHORIZATION` and
+/// `RESET ROLE` (`rest` starts after `SET`/`RESET`) return to the role the proxy logged in as,
+/// which is where every server connection always is: the proxy never changes the role, and
+/// clients may not. Pools reset connections with them (Npgsql:
+/// `SET SESSION AUTHORIZATION DEFAULT;RESET ALL;…`).
+fn resets_identity(rest: &[Token<'_>], set: bool) -> bool {
+    let keywords: Option<Vec<&str>> = rest
+        .iter()
+        .map(|t| match t {
+            Token::Word {
+                text,
+                quoted: false,
+            } => Some(text.as_ref()),
+            _ => None,
+        })
+        .collect();
+    matches!(
+        (set, keywords.as_deref()),
+        (
+            true,
+            Some(["session", "authorization", "default"] | ["role", "none"])
+        ) | (false, Some(["session", "authorization"] | ["role"]))
+    )
+}
+
 fn reset(rest: &[Token<'_>]) -> Result<(), Violation> {
+    if resets_identity(rest, false) {
+        return Ok(());
+    }
     let name = setting_name(rest).unwrap_or_default();
     if matches!(name.as_str(), "all" | "role" | "session") || is_protected_setting(&name) {
         return Err(refuse(Rule::ProtectedSetting, format!("RESET {name}")));

@@ -84,6 +84,29 @@ pub fn statements(sql: &str) -> Result<Vec<Statement<'_>>, String> {
     Ok(out)
 }
 
+/// Byte offsets just past each statement of `sql`: after its `;`, or the text's end for the
+/// last. One per statement of [`statements`] (empty ones are skipped there too).
+pub fn statement_ends(sql: &str) -> Result<Vec<usize>, String> {
+    let mut lexer = Lexer {
+        src: sql,
+        pos: 0,
+        fold: false,
+    };
+    let mut ends = Vec::new();
+    let mut empty = true;
+    while let Some(token) = lexer.next_token()? {
+        if !token.is_punct(';') {
+            empty = false;
+        } else if !std::mem::replace(&mut empty, true) {
+            ends.push(lexer.pos);
+        }
+    }
+    if !empty {
+        ends.push(sql.len());
+    }
+    Ok(ends)
+}
+
 /// Byte ranges of the plain literals of `sql`, in order: numbers and `'…'` strings (a
 /// continued string is one range). Parameters, `E''`/`B''`/`X''`/`N''` strings, dollar
 /// quotes and everything inside comments are not plain literals.
@@ -486,6 +509,24 @@ impl<'a> Lexer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_ends_match_the_statements() {
+        let sql = "SELECT ';'; ;RESET ALL /* ; */;CLOSE ALL; -- x;\n";
+        let ends = statement_ends(sql).unwrap();
+        assert_eq!(ends.len(), statements(sql).unwrap().len());
+        let pieces: Vec<&str> = [0]
+            .iter()
+            .chain(&ends)
+            .zip(&ends)
+            .map(|(a, b)| &sql[*a..*b])
+            .collect();
+        assert_eq!(
+            pieces,
+            ["SELECT ';';", " ;RESET ALL /* ; */;", "CLOSE ALL;"]
+        );
+        assert_eq!(statement_ends("SELECT 1").unwrap(), [8]);
+    }
 
     #[test]
     fn literal_spans_are_plain_numbers_and_strings() {

@@ -187,15 +187,17 @@ impl Policy {
                 rewritten: None,
             });
         }
-        let mut settings = Vec::new();
-        // `RESET ALL` as the text's last statement (pool reset queries end so): the proxy sets
-        // the tenant's context again right after it, so nothing of the client's runs without.
-        // Anywhere else it stays refused.
-        let (checked, resets_all) = match statements.split_last() {
-            Some((last, rest)) if is_reset_all(last) => (rest, true),
-            _ => (statements.as_slice(), false),
+        // `RESET ALL` (pool reset queries hold one): the proxy sets the tenant's context again
+        // right after it, in the same text, so nothing of the client's runs without it.
+        let reset = statements.iter().position(is_reset_all);
+        let (before, after) = match reset {
+            Some(i) => (&statements[..i], &statements[i + 1..]),
+            None => (statements.as_slice(), &[][..]),
         };
-        self.check_statements(sql, checked, 0, mode, &mut settings)?;
+        let mut settings = Vec::new();
+        self.check_statements(sql, before, 0, mode, &mut settings)?;
+        let mut later = Vec::new();
+        self.check_statements(sql, after, 0, mode, &mut later)?;
         let rewritten = match self {
             Policy::Row {
                 scope: Some(scope),
@@ -203,12 +205,27 @@ impl Policy {
             } => scope.rewrite(sql, key)?,
             _ => None,
         };
-        let session = if resets_all {
-            SessionEffect::ResetAll {
-                statements: statements.len(),
+        let Some(i) = reset else {
+            let session = session::effect(sql, &statements, settings);
+            return Ok(Checked { session, rewritten });
+        };
+        let at = match after {
+            [] => None,
+            _ if !later.is_empty() => {
+                return Err(refuse_reset(
+                    "a setting changed after RESET ALL in the same text",
+                ));
             }
-        } else {
-            session::effect(sql, &statements, settings)
+            _ if rewritten.is_some() => {
+                return Err(refuse_reset(
+                    "RESET ALL before statements that must be rewritten",
+                ));
+            }
+            _ => Some(lexer::statement_ends(sql).map_err(unreadable)?[i]),
+        };
+        let session = SessionEffect::ResetAll {
+            statements: i + 1,
+            at,
         };
         Ok(Checked { session, rewritten })
     }
@@ -304,9 +321,25 @@ fn is_discard_all(statement: &lexer::Statement<'_>) -> bool {
     matches!(statement.as_slice(), [discard, all] if discard.is_kw("discard") && all.is_kw("all"))
 }
 
+/// How many statements `sql` holds: for texts the proxy writes itself, which always lex.
+pub fn statement_count(sql: &str) -> usize {
+    lexer::statements(sql).map_or(0, |s| s.len())
+}
+
+fn refuse_reset(detail: &str) -> Violation {
+    Violation {
+        rule: Rule::ProtectedSetting,
+        detail: detail.into(),
+    }
+}
+
 fn lex(sql: &str) -> Result<Vec<lexer::Statement<'_>>, Violation> {
-    lexer::statements(sql).map_err(|e| Violation {
+    lexer::statements(sql).map_err(unreadable)
+}
+
+fn unreadable(detail: String) -> Violation {
+    Violation {
         rule: Rule::Unreadable,
-        detail: e,
-    })
+        detail,
+    }
 }

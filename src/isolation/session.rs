@@ -58,11 +58,15 @@ pub enum SessionEffect {
     /// Session-level changes the proxy does not follow, of these settings (lower case;
     /// `*` when a name cannot be told).
     Untracked(Vec<String>),
-    /// The text, of this many statements, ends with `RESET ALL`: every setting goes back to
-    /// its session default, what came before in the text included, and the proxy sets the
-    /// tenant's context, the plan's limits and the client's login settings again right
-    /// after it, in the same text.
-    ResetAll { statements: usize },
+    /// The text's statement number `statements` (from 1) is `RESET ALL`: every setting goes
+    /// back to its session default, what came before in the text included, and the proxy sets
+    /// the tenant's context, the plan's limits and the client's login settings again right
+    /// after it, in the same text: at byte `at` of it (just past the `;` that ends `RESET ALL`)
+    /// when statements follow, else at its end.
+    ResetAll {
+        statements: usize,
+        at: Option<usize>,
+    },
     /// The text is one `DISCARD ALL`: the session is reset whole (settings, prepared
     /// statements, temporary tables, listens, advisory locks), and the proxy sets it up again
     /// right after it, in a message of its own (it cannot run in a multi-statement text).

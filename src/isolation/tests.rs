@@ -109,14 +109,37 @@ fn session_escapes_are_refused_for_both_policies() {
         ("SET LOCAL ROLE postgres", Some(ProtectedSetting)),
         ("SET role = 'postgres'", Some(ProtectedSetting)),
         ("SET SESSION AUTHORIZATION postgres", Some(ProtectedSetting)),
-        ("SET SESSION AUTHORIZATION DEFAULT", Some(ProtectedSetting)),
-        ("RESET ROLE", Some(ProtectedSetting)),
-        ("RESET SESSION AUTHORIZATION", Some(ProtectedSetting)),
-        // RESET ALL as the last statement (pool reset queries): the proxy sets the context
+        // Returning to the role the proxy logged in as changes nothing (pools send these).
+        ("SET SESSION AUTHORIZATION DEFAULT", None),
+        ("SET ROLE NONE", None),
+        ("RESET ROLE", None),
+        ("RESET SESSION AUTHORIZATION", None),
+        ("SET ROLE \"none\"", Some(ProtectedSetting)),
+        ("SET ROLE none_of_yours", Some(ProtectedSetting)),
+        ("RESET ROLE; SET ROLE postgres", Some(ProtectedSetting)),
+        (
+            "SET SESSION AUTHORIZATION DEFAULT postgres",
+            Some(ProtectedSetting),
+        ),
+        // RESET ALL (pool reset queries): the proxy sets the context
         // again right after it. Anywhere else it is refused.
         ("RESET ALL", None),
         ("SELECT 1; CLOSE ALL; UNLISTEN *; RESET ALL;", None),
-        ("RESET ALL; SELECT 1", Some(ProtectedSetting)),
+        ("RESET ALL; SELECT 1", None),
+        (
+            "SET SESSION AUTHORIZATION DEFAULT;RESET ALL;CLOSE ALL;UNLISTEN *;\
+             SELECT pg_advisory_unlock_all();DISCARD SEQUENCES;DISCARD TEMP",
+            None,
+        ),
+        ("RESET ALL; SET work_mem = '1MB'", Some(ProtectedSetting)),
+        (
+            "RESET ALL; SELECT set_config('work_mem', '1MB', false)",
+            Some(ProtectedSetting),
+        ),
+        (
+            "RESET ALL; SET search_path = globex",
+            Some(ProtectedSetting),
+        ),
         ("RESET ALL; RESET ALL", Some(ProtectedSetting)),
         ("DO $$ BEGIN RESET ALL; END $$", Some(ProtectedSetting)),
         ("RESET search_path", Some(ProtectedSetting)),
@@ -375,7 +398,10 @@ fn statements_beyond_one_tenant_are_refused() {
             "DO $$BEGIN PERFORM pg_read_file('/etc/passwd'); END$$",
             Some(ForbiddenFunction),
         ),
-        ("DO $$BEGIN RESET ROLE; END$$", Some(ProtectedSetting)),
+        (
+            "DO $$BEGIN RESET search_path; END$$",
+            Some(ProtectedSetting),
+        ),
         (
             "DO $$ BEGIN PERFORM 'unterminated ; END $$",
             Some(Unreadable),

@@ -3,7 +3,7 @@
 
 use sqlparser::ast::{
     CopyTarget, DeclareType, DescribeAlias, DiscardObject, Expr, ObjectName, Reset, ResetStatement,
-    Set, Statement, Value,
+    Set, SetSessionAuthorizationParam, SetSessionAuthorizationParamKind, Statement, Value,
 };
 
 use super::refuse;
@@ -29,12 +29,18 @@ pub(super) fn check(statement: &Statement) -> Result<(), Violation> {
             ..
         } if statements.is_empty() && exception.is_none() => Ok(()),
         Statement::Set(set) => set_statement(set),
-        // The guard lets RESET ALL through only as a text's last statement, and the proxy sets
-        // the session's context again right after it.
-        Statement::Reset(ResetStatement { reset: Reset::ALL }) => Ok(()),
+        // The guard lets one RESET ALL through, and the proxy sets the session's context again
+        // right after it.
+        Statement::Reset(ResetStatement {
+            reset: Reset::ALL | Reset::SessionAuthorization,
+        }) => Ok(()),
         Statement::Reset(ResetStatement {
             reset: Reset::ConfigurationParameter(name),
-        }) if !is_protected_setting(&setting_name(name)) => Ok(()),
+        }) if !is_protected_setting(&setting_name(name))
+            || setting_name(name).eq_ignore_ascii_case("role") =>
+        {
+            Ok(())
+        }
         Statement::Discard { object_type } if *object_type != DiscardObject::ALL => Ok(()),
         Statement::Copy { target, values, .. } => copy(target, values),
         Statement::Explain {
@@ -101,6 +107,15 @@ fn set_statement(set: &Set) -> Result<(), Violation> {
             collation_name: None,
         } if is_pinned_value("names", &charset_name.value) => Ok(()),
         Set::SetTimeZone { .. } | Set::SetTransaction { .. } => Ok(()),
+        // Back to the role the proxy logged in as, where every connection always is (see
+        // `guard::resets_identity`).
+        Set::SetRole {
+            role_name: None, ..
+        }
+        | Set::SetSessionAuthorization(SetSessionAuthorizationParam {
+            kind: SetSessionAuthorizationParamKind::Default,
+            ..
+        }) => Ok(()),
         _ => Err(refuse("this form of SET")),
     }
 }

@@ -129,8 +129,18 @@ fn refusals() {
                 Refused("this form of SET"),
             ),
             ("SET NAMES 'LATIN1'", Refused("this form of SET")),
-            // The guard admits it only as a text's last statement (see isolation::tests).
+            // The guard admits one, and the proxy sets the context again after it (see
+            // isolation::tests).
             ("RESET ALL", Same),
+            // Back to the role the proxy logged in as: no change (pools reset with these).
+            ("SET SESSION AUTHORIZATION DEFAULT", Same),
+            ("SET ROLE NONE", Same),
+            ("RESET ROLE", Same),
+            ("RESET SESSION AUTHORIZATION", Same),
+            (
+                "SET SESSION AUTHORIZATION admin",
+                Refused("this form of SET"),
+            ),
             ("UNLISTEN *", Same),
             (
                 "RESET tenantgate.tenant_id",
@@ -252,7 +262,7 @@ fn policy_refusals() {
             Rule::ProtectedSetting,
             "SET tenantgate.tenant_id",
         ),
-        ("RESET ROLE", Rule::ProtectedSetting, "RESET role"),
+        ("RESET ROLE postgres", Rule::ProtectedSetting, "RESET role"),
         (
             "SELECT set_config('tenantgate.tenant_id', 'other', false)",
             Rule::ProtectedSetting,
