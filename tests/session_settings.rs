@@ -420,3 +420,57 @@ async fn npgsqls_reset_text_runs_and_keeps_the_tenant_confined() {
         assert_eq!(show(&g, "search_path").await, "globex");
     }
 }
+
+/// Prisma, behind a pooler, sends `SET search_path = "<schema>"` when it connects: set to the
+/// path the proxy pins for the tenant it changes nothing and is accepted; any other path is
+/// refused as before.
+#[tokio::test]
+async fn setting_the_pinned_search_path_is_accepted() {
+    let env = TestEnv::with(Options::default()).await;
+    let acme = env.client("acme_app", "app").await;
+    acme.simple_query("SET search_path = \"acme\";\n")
+        .await
+        .unwrap();
+    acme.execute("SET search_path TO acme", &[]).await.unwrap();
+    for sql in ["SET search_path = public", "SET search_path = acme, globex"] {
+        let err = acme.simple_query(sql).await.unwrap_err();
+        assert_eq!(sqlstate(&err), "42501", "{sql}");
+    }
+    assert_eq!(show(&acme, "search_path").await, "acme");
+    let hooli = env.client("hooli_app", "saas").await;
+    hooli
+        .simple_query("SET search_path = \"public\"")
+        .await
+        .unwrap();
+    let err = hooli
+        .simple_query("SET search_path = pg_catalog")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+}
+
+/// Prisma sends its URL's schema as `options=-c search_path="<schema>"` when it talks to
+/// Postgres directly: the tenant's own path is accepted (it changes nothing), any other is
+/// refused at login.
+#[tokio::test]
+async fn a_startup_search_path_must_be_the_tenants_own() {
+    let env = TestEnv::with(Options::default()).await;
+    let mut config = env.config("acme_app", "app");
+    config.options("-c search_path=\"acme\"");
+    let (a, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let count: i64 = a
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 2);
+    for options in ["-c search_path=globex", "-c search_path=acme,globex"] {
+        let mut config = env.config("acme_app", "app");
+        config.options(options);
+        let Err(err) = config.connect(tokio_postgres::NoTls).await else {
+            panic!("{options} was accepted");
+        };
+        assert_eq!(sqlstate(&err), "42501", "{options}: {err}");
+    }
+}

@@ -10,7 +10,9 @@ use crate::config::PoolMode;
 use crate::isolation::row::template::RewrittenSql;
 use crate::isolation::{
     Checked, Policy, Rule, SessionEffect, SettingChange, SettingValue, Violation,
+    sets_pinned_search_path,
 };
+use crate::tenant::TenantContext;
 
 #[derive(Debug)]
 pub struct Admission {
@@ -18,6 +20,8 @@ pub struct Admission {
     mode: PoolMode,
     /// The plan's statement_timeout, the most a client may set.
     statement_timeout: Option<Duration>,
+    /// The `search_path` the proxy pins for the tenant, which a client may set (to no effect).
+    search_path: Option<Vec<String>>,
 }
 
 /// A statement that may run, and what running it does to the session.
@@ -64,11 +68,12 @@ impl Admitted {
 }
 
 impl Admission {
-    pub fn new(policy: Arc<Policy>, mode: PoolMode, statement_timeout: Option<Duration>) -> Self {
+    pub fn new(tenant: &TenantContext) -> Self {
         Admission {
-            policy,
-            mode,
-            statement_timeout,
+            policy: tenant.policy.clone(),
+            mode: tenant.pool.mode,
+            statement_timeout: tenant.pool.statement_timeout,
+            search_path: tenant.pool.context.search_path().map(<[String]>::to_vec),
         }
     }
 
@@ -77,6 +82,14 @@ impl Admission {
             rule: Rule::Unreadable,
             detail: "SQL text is not valid UTF-8".into(),
         })?;
+        if let Some(path) = &self.search_path
+            && sets_pinned_search_path(sql, path)
+        {
+            return Ok(Admitted {
+                session: SessionEffect::None,
+                replacement: None,
+            });
+        }
         let Checked {
             mut session,
             rewritten,

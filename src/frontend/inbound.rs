@@ -7,18 +7,15 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 
 use super::admission::{Admission, followed_change};
 use super::prepared::{ClientStatements, Registry, Statement, parse_message, pooled_name, renamed};
 use super::tracker::{Inserted, Origin, Request, Tracker};
-use crate::config::PoolMode;
 use crate::error::ClientError;
 use crate::isolation::{
-    Deallocation, Policy, Rule, SessionEffect, SettingChange, Violation, deallocation,
-    statement_count,
+    Deallocation, Rule, SessionEffect, SettingChange, Violation, deallocation, statement_count,
 };
 use crate::protocol::{
     Frame, Header, TransactionStatus, cstring, message, parse_message_parts, query_message,
@@ -92,15 +89,13 @@ impl Inbound {
     /// `restore` is the SQL that sets the session up again after a `RESET ALL`: the
     /// tenant's context and the client's settings at login (with the plan's limits).
     pub fn new(
-        policy: Arc<Policy>,
-        mode: PoolMode,
+        admission: Admission,
         limit: usize,
         registry: Arc<Registry>,
-        statement_timeout: Option<Duration>,
         restore: String,
     ) -> Inbound {
         Inbound {
-            admission: Admission::new(policy, mode, statement_timeout),
+            admission,
             limit,
             skip: None,
             registry,

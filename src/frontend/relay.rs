@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::admission::Admission;
 use super::cancel::CancelSlot;
 use super::inbound::{Flow, Inbound, Outputs};
 use super::outbound::Outbound;
@@ -62,14 +63,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Relay<S> {
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join("; ");
-        let inbound = Inbound::new(
-            tenant.policy.clone(),
-            tenant.pool.mode,
-            max_message,
-            statements,
-            tenant.pool.statement_timeout,
-            restore,
-        );
+        let inbound = Inbound::new(Admission::new(&tenant), max_message, statements, restore);
         Relay {
             client,
             client_buf: leftover,

@@ -10,13 +10,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::outbound::ParameterChange;
-use crate::isolation::{Rule, SettingChange, SettingValue, Violation, duration_ms, quote_literal};
+use crate::isolation::{
+    Rule, SettingChange, SettingValue, Violation, duration_ms, is_protected_setting, quote_literal,
+};
 
 /// Reported settings that follow a client, by the name Postgres reports them under.
 const TRACKED: &[&str] = &["application_name", "DateStyle", "IntervalStyle", "TimeZone"];
 
 /// Startup packet keys that are not settings, or that the proxy pins or follows otherwise.
-const NOT_SETTINGS: &[&str] = &[
+pub const NOT_SETTINGS: &[&str] = &[
     "user",
     "database",
     "options",
@@ -69,7 +71,8 @@ impl ClientSettings {
             .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
             .filter(|(k, _)| !NOT_SETTINGS.contains(&k.as_str()))
             .chain(options)
-            .filter(|(k, _)| !is_reported(k) && is_setting_name(k))
+            // A pinned setting given at startup (its pinned value) is the proxy's to set.
+            .filter(|(k, _)| !is_reported(k) && is_setting_name(k) && !is_protected_setting(k))
             .map(|(k, v)| (k, quote_literal(&v)))
             .collect();
         ClientSettings {

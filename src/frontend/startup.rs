@@ -16,8 +16,9 @@ use pgwire::tokio::server::PgWireMessageServerCodec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Framed, FramedParts};
 
-use super::settings::{ClientSettings, option_pairs, within_plan};
+use super::settings::{ClientSettings, NOT_SETTINGS, option_pairs, within_plan};
 use crate::error::ClientError;
+use crate::isolation::{is_pinned_search_path, is_pinned_value, is_protected_setting};
 use crate::pool::ClientSlot;
 use crate::shared::Shared;
 use crate::tenant::{LoginRequest, TenantContext};
@@ -163,6 +164,7 @@ where
         user: &user,
         database: database.as_deref(),
     })?;
+    startup_settings(framed.metadata(), &tenant)?;
     let slot = tenant.pool.admit_client(tenant.id.as_str())?;
     let params = tenant
         .pool
@@ -268,6 +270,37 @@ fn auth_error(e: PgWireError, user: &str) -> ClientError {
 
 /// Refuses startup parameters that would change what confines the session. Others are
 /// accepted; in transaction pooling they do not reach the backend (see docs/startup.md).
+/// Settings given at startup, as parameters or in `options`, that confine the session
+/// (`search_path`, `role`, `tenantgate.*`, …) are refused unless they hold what the proxy pins
+/// anyway (the tenant's own `search_path`, as Prisma sends its URL's schema;
+/// `standard_conforming_strings=on`): the proxy follows startup settings on every server
+/// connection, after the tenant's context, so any other value would undo it.
+fn startup_settings(
+    startup: &HashMap<String, String>,
+    tenant: &TenantContext,
+) -> Result<(), ClientError> {
+    let options = startup.get("options").map(|o| option_pairs(o));
+    let parameters = startup
+        .iter()
+        .filter(|(k, _)| !NOT_SETTINGS.contains(&k.as_str()))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()));
+    for (name, value) in parameters.chain(options.into_iter().flatten()) {
+        let allowed = match name.as_str() {
+            _ if !is_protected_setting(&name) => true,
+            "search_path" => tenant
+                .pool
+                .context
+                .search_path()
+                .is_some_and(|pinned| is_pinned_search_path(&value, pinned)),
+            _ => is_pinned_value(&name, &value),
+        };
+        if !allowed {
+            return Err(ClientError::ForbiddenStartupParameter(name));
+        }
+    }
+    Ok(())
+}
+
 fn check_startup_parameters(startup: &Startup) -> Result<(), ClientError> {
     let params = &startup.parameters;
     if params
@@ -288,15 +321,6 @@ fn check_startup_parameters(startup: &Startup) -> Result<(), ClientError> {
             return Err(ClientError::UnsupportedStartup(format!(
                 "client_encoding {encoding} is not supported; tenantgate speaks UTF8"
             )));
-        }
-    }
-    if let Some(options) = params.get("options") {
-        for (name, _) in option_pairs(options) {
-            if crate::isolation::is_protected_setting(&name) {
-                return Err(ClientError::ForbiddenStartupParameter(format!(
-                    "options -c {name}"
-                )));
-            }
         }
     }
     Ok(())

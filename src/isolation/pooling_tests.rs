@@ -119,3 +119,31 @@ fn session_effects_of_settings() {
         SessionEffect::Untracked(vec!["statement_timeout".into()])
     );
 }
+
+#[test]
+fn a_set_of_the_pinned_search_path_is_recognised() {
+    use super::sets_pinned_search_path;
+    let pinned = ["acme".to_owned(), "Shared".to_owned()];
+    for sql in [
+        "SET search_path = acme, \"Shared\"",
+        "set SESSION search_path TO \"acme\",'Shared';",
+        "SET LOCAL search_path = 'acme' , \"Shared\"",
+    ] {
+        assert!(sets_pinned_search_path(sql, &pinned), "{sql}");
+    }
+    for sql in [
+        "SET search_path = acme",
+        "SET search_path = acme, shared",
+        "SET search_path = \"acme\", \"Shared\", globex",
+        "SET search_path = acme, \"Shared\"; SELECT 1",
+        "SET search_path = acme \"Shared\"",
+        "SET search_path = acme,, \"Shared\"",
+        "SET search_path = ','",
+        "SET search_path =",
+        "SET search_path TO DEFAULT",
+        "RESET search_path",
+        "SET role = acme",
+    ] {
+        assert!(!sets_pinned_search_path(sql, &pinned), "{sql}");
+    }
+}

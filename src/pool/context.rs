@@ -28,6 +28,7 @@ const MAX_PREPARED_PER_CONNECTION: usize = 1000;
 pub struct Context {
     id: u64,
     setup: String,
+    search_path: Option<Vec<String>>,
 }
 
 impl Context {
@@ -45,7 +46,13 @@ impl Context {
         Context {
             id: NEXT_CONTEXT_ID.fetch_add(1, Ordering::Relaxed),
             setup: settings.join("; "),
+            search_path: search_path.map(<[String]>::to_vec),
         }
+    }
+
+    /// The `search_path` pinned for the tenant, if one is.
+    pub fn search_path(&self) -> Option<&[String]> {
+        self.search_path.as_deref()
     }
 
     pub fn id(&self) -> u64 {

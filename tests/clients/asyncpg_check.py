@@ -147,6 +147,32 @@ async def pool_resets():
             await pool.close()
 
 
+async def startup_settings():
+    # asyncpg sends server_settings as startup parameters: ones that confine the session are
+    # refused, unless they hold what the proxy pins anyway.
+    for settings in ({"search_path": "globex"}, {"role": "postgres"}):
+        try:
+            c = await asyncpg.connect(ACME, server_settings=settings)
+        except asyncpg.InsufficientPrivilegeError:
+            continue
+        n = await c.fetchval("SELECT count(*) FROM orders")
+        await c.close()
+        raise AssertionError(f"{settings} was accepted; acme then saw {n} orders")
+    a = await asyncpg.connect(ACME, server_settings={"search_path": "acme"})
+    try:
+        n = await a.fetchval("SELECT count(*) FROM orders")
+        check(n == 2, f"with its own search_path acme sees 2 rows, got {n}")
+    finally:
+        await a.close()
+    # The next client of the connection still gets its own context.
+    g = await asyncpg.connect(GLOBEX)
+    try:
+        n = await g.fetchval("SELECT count(*) FROM orders")
+        check(n == 4, f"globex sees 4 rows, got {n}")
+    finally:
+        await g.close()
+
+
 async def main():
     for step in (
         pool_resets,
@@ -155,6 +181,7 @@ async def main():
         transactions_executemany_and_copy,
         cancel_on_timeout,
         row_tenant_and_refusals,
+        startup_settings,
     ):
         await step()
     print("ok")
