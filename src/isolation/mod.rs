@@ -209,6 +209,11 @@ impl Policy {
             let session = session::effect(sql, &statements, settings);
             return Ok(Checked { session, rewritten });
         };
+        // In a `BEGIN ATOMIC` body a `;` does not end the statement for Postgres: the setup
+        // could land inside the body.
+        if statements.iter().flatten().any(|t| t.is_kw("atomic")) {
+            return Err(refuse_reset("RESET ALL in a text with a BEGIN ATOMIC body"));
+        }
         let at = match after {
             [] => None,
             _ if !later.is_empty() => {

@@ -133,6 +133,10 @@ fn session_escapes_are_refused_for_both_policies() {
         ),
         ("RESET ALL; SET work_mem = '1MB'", Some(ProtectedSetting)),
         (
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; RESET ALL; END",
+            Some(ProtectedSetting),
+        ),
+        (
             "RESET ALL; SELECT set_config('work_mem', '1MB', false)",
             Some(ProtectedSetting),
         ),
