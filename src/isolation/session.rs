@@ -197,6 +197,16 @@ fn lone_change(sql: &str) -> Option<SettingChange> {
                         .join(", "),
                 ),
             };
+            // The value is sent again, as printed, on every connection the client gets: it
+            // must read back as one value of one statement, or the change is not followed.
+            if let SettingValue::To(v) = &value
+                && !matches!(
+                    super::lexer::statements(&format!("SET x = {v}")).as_deref(),
+                    Ok([_])
+                )
+            {
+                return None;
+            }
             Some(SettingChange {
                 name: variable.to_string().to_ascii_lowercase(),
                 value,
