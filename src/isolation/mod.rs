@@ -10,6 +10,8 @@ mod bypass_tests;
 mod guard;
 mod lexer;
 #[cfg(test)]
+mod lexer_tests;
+#[cfg(test)]
 mod pooling_tests;
 mod quote;
 pub mod row;
