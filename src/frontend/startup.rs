@@ -268,8 +268,6 @@ fn auth_error(e: PgWireError, user: &str) -> ClientError {
     }
 }
 
-/// Refuses startup parameters that would change what confines the session. Others are
-/// accepted; in transaction pooling they do not reach the backend (see docs/startup.md).
 /// Settings given at startup, as parameters or in `options`, that confine the session
 /// (`search_path`, `role`, `tenantgate.*`, …) are refused unless they hold what the proxy pins
 /// anyway (the tenant's own `search_path`, as Prisma sends its URL's schema;
@@ -301,6 +299,9 @@ fn startup_settings(
     Ok(())
 }
 
+/// Refuses, before authentication, startup parameters tenantgate cannot serve: replication
+/// connections and client encodings other than UTF8. (Settings are checked once the tenant is
+/// known, by [`startup_settings`].)
 fn check_startup_parameters(startup: &Startup) -> Result<(), ClientError> {
     let params = &startup.parameters;
     if params
