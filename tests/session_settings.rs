@@ -182,6 +182,21 @@ async fn pinned_settings_may_be_set_to_their_pinned_value() {
     }
 }
 
+/// Tenant acme logged in with `lock_timeout` 3s, under a plan limiting statement_timeout to
+/// 2s, then three settings changed: what a pool's reset must undo.
+async fn acme_with_changed_settings(env: &TestEnv) -> tokio_postgres::Client {
+    let mut config = env.config("acme_app", "app");
+    config.options("-c lock_timeout=3s");
+    let (a, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    a.simple_query("SET lock_timeout = '5s'").await.unwrap();
+    a.simple_query("SET statement_timeout = 500").await.unwrap();
+    a.simple_query("SET application_name = 'changed'")
+        .await
+        .unwrap();
+    a
+}
+
 /// `RESET ALL` (the end of every pool's reset query) returns the client's settings to what
 /// they were at login, as in Postgres, while the tenant's context and the plan's limits
 /// stay: the proxy sets them again in the same text, and the client sees only its own
@@ -189,16 +204,8 @@ async fn pinned_settings_may_be_set_to_their_pinned_value() {
 #[tokio::test]
 async fn reset_all_returns_to_the_login_settings_and_keeps_the_tenant_confined() {
     let env = TestEnv::with(one_connection("statement_timeout = \"2s\"")).await;
-    let mut config = env.config("acme_app", "app");
-    config.options("-c lock_timeout=3s");
-    let (a, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
+    let a = acme_with_changed_settings(&env).await;
     let g = env.client("globex_app", "app").await;
-    a.simple_query("SET lock_timeout = '5s'").await.unwrap();
-    a.simple_query("SET statement_timeout = 500").await.unwrap();
-    a.simple_query("SET application_name = 'changed'")
-        .await
-        .unwrap();
     let answers = a
         .simple_query("SELECT 1; CLOSE ALL; UNLISTEN *; RESET ALL;")
         .await
@@ -305,16 +312,8 @@ async fn an_extended_protocol_set_follows_its_client() {
 #[tokio::test]
 async fn discard_all_resets_the_session_and_keeps_the_tenant_confined() {
     let env = TestEnv::with(one_connection("statement_timeout = \"2s\"")).await;
-    let mut config = env.config("acme_app", "app");
-    config.options("-c lock_timeout=3s");
-    let (a, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
+    let a = acme_with_changed_settings(&env).await;
     let g = env.client("globex_app", "app").await;
-    a.simple_query("SET lock_timeout = '5s'").await.unwrap();
-    a.simple_query("SET statement_timeout = 500").await.unwrap();
-    a.simple_query("SET application_name = 'changed'")
-        .await
-        .unwrap();
     let statement = a.prepare("SELECT count(*) FROM orders").await.unwrap();
     let answers = a.simple_query("DISCARD ALL").await.unwrap();
     assert!(

@@ -82,18 +82,16 @@ impl Admission {
             rule: Rule::Unreadable,
             detail: "SQL text is not valid UTF-8".into(),
         })?;
-        if let Some(path) = &self.search_path
-            && sets_pinned_search_path(sql, path)
-        {
-            return Ok(Admitted {
-                session: SessionEffect::None,
-                replacement: None,
-            });
-        }
         let Checked {
             mut session,
             rewritten,
-        } = self.policy.check_pooled(sql, self.mode)?;
+        } = match self.policy.check_pooled(sql, self.mode) {
+            // Looked at only when refused, so other texts are not lexed twice.
+            Err(v) if v.rule == Rule::ProtectedSetting && self.sets_pinned_search_path(sql) => {
+                Checked::default()
+            }
+            checked => checked?,
+        };
         let replacement = match self.hold_to_plan(&mut session)? {
             Some(reset) => Some(Replacement::PlanReset(reset)),
             None => rewritten.map(Replacement::Rewritten),
@@ -102,6 +100,13 @@ impl Admission {
             session,
             replacement,
         })
+    }
+
+    /// Whether `sql` sets the `search_path` the proxy pins for the tenant, to no effect.
+    fn sets_pinned_search_path(&self, sql: &str) -> bool {
+        self.search_path
+            .as_deref()
+            .is_some_and(|path| sets_pinned_search_path(sql, path))
     }
 
     /// [`admit`](Self::admit) for the text of a Parse.
